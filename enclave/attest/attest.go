@@ -113,6 +113,10 @@ type Claims struct {
 	Debug bool   `json:"debug"`
 	// IssuedAt is when the evidence was produced, if the platform says.
 	IssuedAt time.Time `json:"issued_at,omitzero"`
+	// ValidUntil is the earliest expiry of the certificates and collateral
+	// the verdict rests on; zero when unknown. Caches never keep a verdict
+	// past it.
+	ValidUntil time.Time `json:"valid_until,omitzero"`
 	// Notes lists what was not checked, such as "collateral: not checked".
 	Notes []string `json:"notes,omitempty"`
 }

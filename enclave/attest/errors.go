@@ -37,4 +37,19 @@ var (
 	ErrEvidenceTooOld = errors.New("evidence older than policy allows")
 	// ErrNoTEE is returned when this machine has no usable TEE.
 	ErrNoTEE = errors.New("no TEE available on this machine")
+	// ErrTCBOutOfDate is returned when a platform's TCB is below the
+	// policy's minimum or the vendor's collateral marks it out of date.
+	ErrTCBOutOfDate = errors.New("platform TCB out of date")
+	// ErrRevoked is returned when a certificate of the evidence's chain is
+	// listed in its issuer's revocation list.
+	ErrRevoked = errors.New("certificate revoked")
+	// ErrExpired is returned when a certificate or collateral the evidence
+	// depends on is expired, or not yet valid, at the verification time.
+	ErrExpired = errors.New("certificate or collateral expired")
+	// ErrPolicyViolation is returned when a platform field other than a
+	// measurement (guest policy bits, VMPL) is not allowed by the policy.
+	ErrPolicyViolation = errors.New("evidence not allowed by policy")
+	// ErrInvalidPolicy is returned when a policy file cannot be parsed or
+	// holds an unknown key or an impossible value.
+	ErrInvalidPolicy = errors.New("invalid policy")
 )
