@@ -127,15 +127,15 @@ func TestForgedCards(t *testing.T) {
 			validator: ErrPeerMismatch, verifier: ErrPeerMismatch,
 		},
 		{
-			name: "peer id mismatch with key",
-			key:  Key(other.id, "a"),
-			raw:  func() []byte { return f.seal(t, f.card(t, "a")) },
+			name:      "peer id mismatch with key",
+			key:       Key(other.id, "a"),
+			raw:       func() []byte { return f.seal(t, f.card(t, "a")) },
 			validator: ErrPeerMismatch, verifier: nil, // the card itself is f's and fine
 		},
 		{
-			name: "name mismatch with key",
-			key:  Key(f.id, "b"),
-			raw:  func() []byte { return f.seal(t, f.card(t, "a")) },
+			name:      "name mismatch with key",
+			key:       Key(f.id, "b"),
+			raw:       func() []byte { return f.seal(t, f.card(t, "a")) },
 			validator: ErrNameMismatch,
 		},
 		{

@@ -8,7 +8,7 @@ import (
 
 func TestNormalize(t *testing.T) {
 	cases := map[string]string{
-		"Translates English text into French!":   "translat english text french",
+		"Translates English text into French!":    "translat english text french",
 		"translating, translated; TRANSLATION":    "translat translat translation",
 		"The agent that summarizes long articles": "agent summariz long articl",
 		"Running runners":                         "run runner",
