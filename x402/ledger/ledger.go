@@ -1,0 +1,444 @@
+// Package ledger is the node's persistent payment journal. Every x402
+// payment the node accepts is reserved here, keyed by its EIP-3009
+// authorization (network, asset, payer, nonce), before any paid work
+// starts, and then moves through reserved -> executed -> settled (or
+// released, or failed). A key is accepted at most once in the ledger's
+// lifetime: concurrently, later, and across restarts, a second Reserve
+// fails with [ErrNonceUsed].
+//
+// The ledger lives in a bucket of the node's own bbolt database, which the
+// caller opens and closes. On start, [Ledger.Recover] settles the entries
+// that executed but did not settle before the node stopped, asking the
+// chain first (through a [Settler]) so that nothing settles twice and
+// nothing is lost.
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket names. The root bucket holds the entries and one index bucket per
+// non-terminal state, so that recovery never scans the whole history.
+var (
+	rootBucket     = []byte("agentnode.x402.ledger.v1")
+	entriesBucket  = []byte("entries")
+	reservedBucket = []byte("reserved")
+	executedBucket = []byte("executed")
+)
+
+// Ledger is the payment journal. It is safe for concurrent use.
+type Ledger struct {
+	db    *bolt.DB
+	log   *slog.Logger
+	now   func() time.Time
+	batch bool
+	// fault, when set by a test, is called at named points of Recover; an
+	// error it returns aborts Recover there, simulating a crash.
+	fault func(point string, k Key) error
+
+	mu sync.Mutex
+	// inflight holds the keys this process reserved (or is recovering)
+	// and has not yet brought to a terminal state. Recover leaves them to
+	// the request that owns them.
+	inflight map[string]struct{}
+}
+
+// Option configures a Ledger.
+type Option func(*Ledger)
+
+// WithLogger sets the logger for recovery events; nil discards. Payloads
+// and signatures are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(g *Ledger) {
+		if l != nil {
+			g.log = l
+		}
+	}
+}
+
+// WithClock replaces time.Now for the Created and Updated stamps, for
+// deterministic tests.
+func WithClock(now func() time.Time) Option {
+	return func(g *Ledger) {
+		if now != nil {
+			g.now = now
+		}
+	}
+}
+
+// WithBatch chooses how writes reach disk. With batching on (the
+// default) concurrent writes share one bbolt transaction and one fsync
+// (bolt.DB.Batch); a lone write then waits up to the database's
+// MaxBatchDelay for company. With batching off every write is its own
+// transaction and fsync (bolt.DB.Update): lowest latency for a single
+// caller, lowest throughput under concurrency. Durability is the same:
+// a write returns only after it is on disk.
+func WithBatch(on bool) Option {
+	return func(g *Ledger) { g.batch = on }
+}
+
+// Open creates the ledger's buckets in db if needed and returns the
+// ledger. The caller owns db and closes it after the last use of the
+// ledger.
+func Open(db *bolt.DB, opts ...Option) (*Ledger, error) {
+	if db == nil {
+		return nil, fmt.Errorf("open ledger: nil database")
+	}
+	l := &Ledger{
+		db:       db,
+		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		now:      time.Now,
+		batch:    true,
+		inflight: make(map[string]struct{}),
+	}
+	for _, o := range opts {
+		o(l)
+	}
+	err := db.Update(func(tx *bolt.Tx) error {
+		root, err := tx.CreateBucketIfNotExists(rootBucket)
+		if err != nil {
+			return err
+		}
+		for _, name := range [][]byte{entriesBucket, reservedBucket, executedBucket} {
+			if _, err := root.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open ledger: create buckets: %w", err)
+	}
+	return l, nil
+}
+
+func (l *Ledger) update(fn func(*bolt.Tx) error) error {
+	if l.batch {
+		return l.db.Batch(fn)
+	}
+	return l.db.Update(fn)
+}
+
+type buckets struct{ entries, reserved, executed *bolt.Bucket }
+
+func open(tx *bolt.Tx) (buckets, error) {
+	root := tx.Bucket(rootBucket)
+	if root == nil {
+		return buckets{}, fmt.Errorf("ledger bucket missing: %w", ErrCorrupt)
+	}
+	b := buckets{root.Bucket(entriesBucket), root.Bucket(reservedBucket), root.Bucket(executedBucket)}
+	if b.entries == nil || b.reserved == nil || b.executed == nil {
+		return buckets{}, fmt.Errorf("ledger sub-bucket missing: %w", ErrCorrupt)
+	}
+	return b, nil
+}
+
+func (b buckets) index(s State) *bolt.Bucket {
+	switch s {
+	case StateReserved:
+		return b.reserved
+	case StateExecuted:
+		return b.executed
+	}
+	return nil
+}
+
+// Reserve records e in state reserved, atomically: if the ledger has ever
+// seen e's key, in any state, it fails with ErrNonceUsed and changes
+// nothing. Reserve must succeed before any paid work starts. It returns
+// after the reservation is on disk.
+func (l *Ledger) Reserve(ctx context.Context, e Entry) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("reserve payment: %w", err)
+	}
+	var err error
+	if e.Key, err = e.Key.canonical(); err != nil {
+		return fmt.Errorf("reserve payment: %w", err)
+	}
+	if err := e.validate(); err != nil {
+		return fmt.Errorf("reserve payment %s: %w", e.Key, err)
+	}
+	now := l.now().UTC()
+	e.State, e.TxHash, e.Reason, e.Created, e.Updated = StateReserved, "", "", now, now
+	val, err := encodeEntry(&e)
+	if err != nil {
+		return fmt.Errorf("reserve payment %s: encode: %w", e.Key, err)
+	}
+	key := e.Key.bytes()
+	err = l.update(func(tx *bolt.Tx) error {
+		b, err := open(tx)
+		if err != nil {
+			return err
+		}
+		if b.entries.Get(key) != nil {
+			return ErrNonceUsed
+		}
+		if err := b.entries.Put(key, val); err != nil {
+			return err
+		}
+		return b.reserved.Put(key, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("reserve payment %s: %w", e.Key, err)
+	}
+	l.mu.Lock()
+	l.inflight[string(key)] = struct{}{}
+	l.mu.Unlock()
+	return nil
+}
+
+// MarkExecuted records that the paid work ran; its result must now wait
+// for settlement. Allowed only from reserved.
+func (l *Ledger) MarkExecuted(ctx context.Context, k Key) error {
+	_, err := l.transition(ctx, k, StateExecuted, nil)
+	return err
+}
+
+// MarkSettled records the settlement transaction. Allowed only from
+// executed; txHash must not be empty.
+func (l *Ledger) MarkSettled(ctx context.Context, k Key, txHash string) error {
+	if txHash == "" {
+		return fmt.Errorf("mark %s settled: empty transaction hash: %w", k, ErrInvalidEntry)
+	}
+	_, err := l.transition(ctx, k, StateSettled, func(e *Entry) { e.TxHash = txHash })
+	return err
+}
+
+// Release records that the work failed before doing anything, so the
+// payment will never be settled. Allowed only from reserved. The key stays
+// used: the payer's authorization is still valid on chain, and a released
+// key that could be reserved again would let one signed payment be
+// presented over and over; x402 clients sign a fresh nonce per attempt.
+func (l *Ledger) Release(ctx context.Context, k Key, reason string) error {
+	_, err := l.transition(ctx, k, StateReleased, func(e *Entry) { e.Reason = truncateReason(reason) })
+	return err
+}
+
+// MarkFailed records that settlement was definitively refused; the
+// result must never be returned. Allowed only from executed.
+func (l *Ledger) MarkFailed(ctx context.Context, k Key, reason string) error {
+	_, err := l.transition(ctx, k, StateFailed, func(e *Entry) { e.Reason = truncateReason(reason) })
+	return err
+}
+
+// transition moves the entry of k to state to in one transaction, after
+// checking the move is allowed. mutate may set the fields that go with the
+// new state. On any error nothing changes.
+func (l *Ledger) transition(ctx context.Context, k Key, to State, mutate func(*Entry)) (Entry, error) {
+	var out Entry
+	if err := ctx.Err(); err != nil {
+		return out, fmt.Errorf("mark %s %s: %w", k, to, err)
+	}
+	k, err := k.canonical()
+	if err != nil {
+		return out, fmt.Errorf("mark %s: %w", to, err)
+	}
+	key := k.bytes()
+	err = l.update(func(tx *bolt.Tx) error {
+		b, err := open(tx)
+		if err != nil {
+			return err
+		}
+		raw := b.entries.Get(key)
+		if raw == nil {
+			return ErrNotFound
+		}
+		e, err := decodeEntry(raw)
+		if err != nil {
+			return err
+		}
+		if !e.State.allowed(to) {
+			return fmt.Errorf("%s -> %s: %w", e.State, to, ErrInvalidTransition)
+		}
+		from := e.State
+		e.State, e.Updated = to, l.now().UTC()
+		if mutate != nil {
+			mutate(&e)
+		}
+		if err := e.validate(); err != nil {
+			return err
+		}
+		val, err := encodeEntry(&e)
+		if err != nil {
+			return err
+		}
+		if err := b.entries.Put(key, val); err != nil {
+			return err
+		}
+		if ix := b.index(from); ix != nil {
+			if err := ix.Delete(key); err != nil {
+				return err
+			}
+		}
+		if ix := b.index(to); ix != nil {
+			if err := ix.Put(key, nil); err != nil {
+				return err
+			}
+		}
+		out = e
+		return nil
+	})
+	if err != nil {
+		return Entry{}, fmt.Errorf("mark %s %s: %w", k, to, err)
+	}
+	if to.Terminal() {
+		l.mu.Lock()
+		delete(l.inflight, string(key))
+		l.mu.Unlock()
+	}
+	return out, nil
+}
+
+// Get returns the entry of k.
+func (l *Ledger) Get(ctx context.Context, k Key) (Entry, error) {
+	var e Entry
+	if err := ctx.Err(); err != nil {
+		return e, fmt.Errorf("get %s: %w", k, err)
+	}
+	k, err := k.canonical()
+	if err != nil {
+		return e, fmt.Errorf("get entry: %w", err)
+	}
+	err = l.db.View(func(tx *bolt.Tx) error {
+		b, err := open(tx)
+		if err != nil {
+			return err
+		}
+		raw := b.entries.Get(k.bytes())
+		if raw == nil {
+			return ErrNotFound
+		}
+		e, err = decodeEntry(raw)
+		return err
+	})
+	if err != nil {
+		return Entry{}, fmt.Errorf("get %s: %w", k, err)
+	}
+	return e, nil
+}
+
+// Pending lists the entries that executed but are not settled or failed,
+// oldest first, leaving out those a live request of this process is still
+// settling. At start, before serving, that is every such entry: the input
+// of Recover.
+func (l *Ledger) Pending(ctx context.Context) ([]Entry, error) {
+	return l.listIndex(ctx, StateExecuted)
+}
+
+// Reserved lists the reserved entries no live request of this process
+// owns, oldest first: after a restart, reservations whose work was cut off.
+func (l *Ledger) Reserved(ctx context.Context) ([]Entry, error) {
+	return l.listIndex(ctx, StateReserved)
+}
+
+func (l *Ledger) listIndex(ctx context.Context, s State) ([]Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list %s entries: %w", s, err)
+	}
+	var out []Entry
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b, err := open(tx)
+		if err != nil {
+			return err
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return b.index(s).ForEach(func(k, _ []byte) error {
+			if _, busy := l.inflight[string(k)]; busy {
+				return nil
+			}
+			raw := b.entries.Get(k)
+			if raw == nil {
+				return fmt.Errorf("index %s names a missing entry: %w", s, ErrCorrupt)
+			}
+			e, err := decodeEntry(raw)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s entries: %w", s, err)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}
+
+// Compact drops the requirements and payload bytes of terminal entries
+// last updated before cutoff, keeping the key, state, amount and
+// transaction: the key must stay to keep its nonce used, the blobs are
+// only needed to settle. It returns how many entries it compacted.
+func (l *Ledger) Compact(ctx context.Context, cutoff time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("compact ledger: %w", err)
+	}
+	n := 0
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		n = 0
+		b, err := open(tx)
+		if err != nil {
+			return err
+		}
+		type kv struct{ k, v []byte }
+		var changed []kv
+		err = b.entries.ForEach(func(k, raw []byte) error {
+			e, err := decodeEntry(raw)
+			if err != nil {
+				return err
+			}
+			if !e.State.Terminal() || !e.Updated.Before(cutoff) || (e.Requirements == nil && e.Payload == nil) {
+				return nil
+			}
+			e.Requirements, e.Payload = nil, nil
+			val, err := encodeEntry(&e)
+			if err != nil {
+				return err
+			}
+			changed = append(changed, kv{append([]byte(nil), k...), val})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range changed {
+			if err := b.entries.Put(c.k, c.v); err != nil {
+				return err
+			}
+		}
+		n = len(changed)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("compact ledger: %w", err)
+	}
+	return n, nil
+}
+
+// claim marks k as handled by this process; it reports false if a live
+// request or another Recover already handles it.
+func (l *Ledger) claim(k Key) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := string(k.bytes())
+	if _, busy := l.inflight[key]; busy {
+		return false
+	}
+	l.inflight[key] = struct{}{}
+	return true
+}
+
+func (l *Ledger) unclaim(k Key) {
+	l.mu.Lock()
+	delete(l.inflight, string(k.bytes()))
+	l.mu.Unlock()
+}
