@@ -84,10 +84,12 @@ func (r *TDXRoot) Collateral(o TDXCollateralOptions) (MapGetter, error) {
 		"tcbDate":   issued,
 		"tcbStatus": o.TCBStatus,
 	}}
+	// A module identity for TDX module major versions 1-3, which quotes
+	// with TEE_TCB_SVN[1] > 0 are checked against.
 	var mods []map[string]any
-	for v := 0; v < 256; v++ { // one module identity per TDX module major version
+	for v := 1; v <= 3; v++ {
 		mods = append(mods, map[string]any{
-			"id": fmt.Sprintf("TDX_%02X", v), "mrsigner": strings.Repeat("0", 96),
+			"id": fmt.Sprintf("TDX_%02x", v), "mrsigner": strings.Repeat("0", 96),
 			"attributes": "0000000000000000", "attributesMask": "FFFFFFFFFFFFFFFF",
 			"tcbLevels": []map[string]any{{"tcb": map[string]int{"isvsvn": 0}, "tcbDate": issued, "tcbStatus": o.TCBStatus}},
 		})
