@@ -162,9 +162,11 @@ func (r *TDXRoot) Quote(reportData [64]byte, o TDXQuoteOptions) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	attPub := make([]byte, 64)
-	attKey.PublicKey.X.FillBytes(attPub[:32])
-	attKey.PublicKey.Y.FillBytes(attPub[32:])
+	uncompressed, err := attKey.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		return nil, err
+	}
+	attPub := uncompressed[1:]
 	sd := q.GetSignedData()
 	sd.EcdsaAttestationKey = attPub
 	cd := sd.GetCertificationData()
