@@ -214,3 +214,36 @@ func TestGuessPlatform(t *testing.T) {
 		}
 	}
 }
+
+func TestVerifiers(t *testing.T) {
+	now := time.Now()
+	root, err := attesttest.NewTDXRoot(now.Add(-time.Hour), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := attesttest.NewSNPSigner(attesttest.SNPSignerOptions{Created: now.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := detect.Verifiers(detect.VerifierConfig{TDXRoots: root.RootPEM(), SNPRoots: detect.AMDRootsPEM(signer.Signer.Ask, signer.Signer.Ark)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	want := attest.ResultReportData([]byte("r"))
+	for _, a := range []attest.Attester{
+		attesttest.NewTDXAttester(root, attesttest.TDXQuoteOptions{}),
+		attesttest.NewSNPAttester(signer, attesttest.SNPReportOptions{}),
+	} {
+		ev, err := a.Attest(ctx, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := vs.Verify(ctx, ev, want, nil); err != nil {
+			t.Errorf("%s: %v", a.Platform(), err)
+		}
+	}
+	if _, err := detect.Verifiers(detect.VerifierConfig{TDXRoots: []byte("junk")}); err == nil {
+		t.Error("junk roots accepted")
+	}
+}

@@ -199,3 +199,53 @@ func AMDRootsPEM(ask, ark *x509.Certificate) []byte {
 	pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: ark.Raw})
 	return b.Bytes()
 }
+
+// VerifierConfig configures the verifiers a node or client uses for every
+// platform.
+type VerifierConfig struct {
+	// TDXRoots and SNPRoots (PEM) replace the vendor roots; empty keeps
+	// the Intel SGX Root CA and AMD's roots.
+	TDXRoots, SNPRoots []byte
+	// TDXCollateralDir, if set, is a tdx.CollateralCache directory; TDX
+	// verification then checks TCB status and revocation.
+	TDXCollateralDir string
+	// FetchSNPCerts allows fetching missing VCEKs from AMD KDS, cached in
+	// SNPCertCacheDir if set.
+	FetchSNPCerts   bool
+	SNPCertCacheDir string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Verifiers returns a verifier for each platform: TDX, SEV-SNP and the
+// simulated TEE (which a policy still refuses unless it accepts sim).
+func Verifiers(cfg VerifierConfig) (attest.Verifiers, error) {
+	tc := tdx.Config{Now: cfg.Now}
+	if len(cfg.TDXRoots) > 0 {
+		roots, err := tdx.ParseRoots(cfg.TDXRoots)
+		if err != nil {
+			return nil, fmt.Errorf("tdx roots: %w", err)
+		}
+		tc.Roots = roots
+	}
+	if cfg.TDXCollateralDir != "" {
+		tc.Collateral = tdx.NewCollateralCache(cfg.TDXCollateralDir)
+	}
+	sc := snp.Config{Now: cfg.Now, Fetch: cfg.FetchSNPCerts, CacheDir: cfg.SNPCertCacheDir}
+	if len(cfg.SNPRoots) > 0 {
+		roots, err := ParseAMDRoots(cfg.SNPRoots)
+		if err != nil {
+			return nil, fmt.Errorf("snp roots: %w", err)
+		}
+		sc.Roots = roots
+	}
+	sv, err := snp.NewVerifier(sc)
+	if err != nil {
+		return nil, err
+	}
+	return attest.Verifiers{
+		attest.PlatformTDX: tdx.NewVerifier(tc),
+		attest.PlatformSNP: sv,
+		attest.PlatformSim: sim.Verifier{},
+	}, nil
+}
