@@ -8,7 +8,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +20,10 @@ import (
 	"github.com/agentnet/agentnode/enclave/attest/sim"
 	"github.com/agentnet/agentnode/p2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
 // ShortTTL is a record-lifetime profile in seconds, so that tests see
@@ -141,4 +148,71 @@ func (nw *Network) WaitReady(ctx context.Context, minPeers int, timeout time.Dur
 		}
 	}
 	return nil
+}
+
+// Misbehave checks what every agentnet stream protocol promises about bad
+// peers: streams from bad to target speaking proto that send garbage, a
+// frame announcing more than maxRequest bytes, a frame cut short, or
+// nothing at all are each reset within the given time, and meanwhile
+// good (a well-formed call from another host) succeeds.
+func Misbehave(t *testing.T, bad host.Host, target peer.ID, proto protocol.ID, maxRequest int, within time.Duration, good func() error) {
+	t.Helper()
+	var over []byte
+	over = binary.AppendUvarint(over, uint64(maxRequest)+1)
+	cases := map[string][]byte{
+		"garbage prefix": {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		"garbage frame":  append([]byte{9}, "\x00{garbage"...),
+		"oversized":      over,
+		"cut short":      {100, '{'},
+		"silence":        nil,
+	}
+	for name, send := range cases {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), within+5*time.Second)
+			defer cancel()
+			s, err := bad.NewStream(ctx, target, proto)
+			if err != nil {
+				t.Fatalf("open stream: %v", err)
+			}
+			defer func() { _ = s.Reset() }()
+			start := time.Now()
+			if len(send) > 0 {
+				if _, err := s.Write(send); err != nil {
+					t.Fatalf("write: %v", err)
+				}
+			}
+			if err := good(); err != nil {
+				t.Fatalf("well-formed call while a peer misbehaves: %v", err)
+			}
+			_ = s.SetReadDeadline(time.Now().Add(within + 5*time.Second))
+			if _, err := io.ReadAll(s); !errors.Is(err, network.ErrReset) {
+				t.Fatalf("got %v, want a stream reset", err)
+			}
+			if took := time.Since(start); took > within+time.Second {
+				t.Fatalf("reset after %s, deadline %s", took.Round(time.Millisecond), within)
+			}
+		})
+	}
+}
+
+// Connect connects a to b.
+func Connect(t testing.TB, a, b host.Host) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+		t.Fatalf("connect %s to %s: %v", a.ID(), b.ID(), err)
+	}
+}
+
+// Trio starts a server and two clients connected to it: one to misbehave,
+// one to check the server keeps serving.
+func Trio(t testing.TB) (server, client, other host.Host) {
+	t.Helper()
+	server = StartHost(t, Config(t)).Libp2p()
+	client = StartHost(t, Config(t)).Libp2p()
+	other = StartHost(t, Config(t)).Libp2p()
+	Connect(t, client, server)
+	Connect(t, other, server)
+	return server, client, other
 }
