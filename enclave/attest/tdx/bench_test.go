@@ -43,7 +43,7 @@ func BenchmarkVerifyTDX(b *testing.B) {
 			b.Fatal(err)
 		}
 		cache := tdx.NewCollateralCache(b.TempDir())
-		if err := cache.Refresh(ev.Quote, e.root.Pool(), live, e.now); err != nil {
+		if err := cache.Refresh(context.Background(), ev.Quote, e.root.Pool(), live, e.now); err != nil {
 			b.Fatal(err)
 		}
 		v := e.verifier(tdx.Config{Collateral: cache})

@@ -1,6 +1,7 @@
 package tdx
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -105,12 +107,17 @@ func (c *CollateralCache) Put(url string, header map[string][]string, body []byt
 
 // recorder fetches through a live getter and stores what it fetched.
 type recorder struct {
+	ctx   context.Context
 	live  trust.HTTPSGetter
 	cache *CollateralCache
 	err   error
 }
 
 func (r *recorder) Get(url string) (map[string][]string, []byte, error) {
+	if err := r.ctx.Err(); err != nil {
+		r.err = errors.Join(r.err, err)
+		return nil, nil, err
+	}
 	h, b, err := r.live.Get(url)
 	if err != nil {
 		r.err = errors.Join(r.err, fmt.Errorf("fetch %s: %w", url, err))
@@ -122,28 +129,59 @@ func (r *recorder) Get(url string) (map[string][]string, []byte, error) {
 	return h, b, nil
 }
 
-// Refresh fetches, through live (nil means Intel PCS over HTTPS), every
-// collateral response the quote raw needs and stores them. It runs the
-// real verification to learn the URLs, so it fails if fetching or storing
-// fails, but not if the fetched collateral rejects the quote: that is the
-// verifier's verdict to give later.
-func (c *CollateralCache) Refresh(raw []byte, roots *x509.CertPool, live trust.HTTPSGetter, now time.Time) error {
+// Refresh fetches, through live (nil means Intel PCS over HTTPS with a
+// timeout per request), every collateral response the quote raw needs and
+// stores them. It runs the real verification to learn the URLs, so it
+// fails if fetching or storing fails, but not if the fetched collateral
+// rejects the quote: that is the verifier's verdict to give later. ctx
+// stops it between requests.
+func (c *CollateralCache) Refresh(ctx context.Context, raw []byte, roots *x509.CertPool, live trust.HTTPSGetter, now time.Time) error {
 	q, err := parseQuote(raw)
 	if err != nil {
 		return fmt.Errorf("refresh collateral: %w", err)
 	}
 	if live == nil {
-		live = trust.DefaultHTTPSGetter()
+		live = &pcsGetter{ctx: ctx, client: &http.Client{Timeout: 30 * time.Second}}
 	}
 	if roots == nil {
 		roots, _ = ParseRoots(intelRootPEM)
 	}
-	rec := &recorder{live: live, cache: c}
+	rec := &recorder{ctx: ctx, live: live, cache: c}
 	_ = verify.TdxQuote(q, &verify.Options{GetCollateral: true, CheckRevocations: true, Getter: rec, Now: now, TrustedRoots: roots})
 	if rec.err != nil {
 		return fmt.Errorf("refresh collateral: %w", rec.err)
 	}
 	return nil
+}
+
+// pcsGetter fetches from Intel PCS: one attempt per URL, bounded by the
+// client's timeout and ctx, the body capped at MaxCollateralFile.
+type pcsGetter struct {
+	ctx    context.Context
+	client *http.Client
+}
+
+func (g *pcsGetter) Get(url string) (map[string][]string, []byte, error) {
+	req, err := http.NewRequestWithContext(g.ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("HTTP %s", resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxCollateralFile+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(b) > MaxCollateralFile {
+		return nil, nil, fmt.Errorf("response over %d bytes", MaxCollateralFile)
+	}
+	return resp.Header, b, nil
 }
 
 // collateralExpiry returns the earliest nextUpdate of the TCB info and QE

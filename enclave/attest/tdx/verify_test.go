@@ -280,14 +280,19 @@ func TestCollateralCache(t *testing.T) {
 	if _, err := e.verifier(tdx.Config{Collateral: cache}).Verify(context.Background(), ev, want, nil); err == nil || !strings.Contains(err.Error(), "not cached") {
 		t.Fatalf("empty cache: %v", err)
 	}
-	if err := cache.Refresh(ev.Quote, e.root.Pool(), live, e.now); err != nil {
+	if err := cache.Refresh(context.Background(), ev.Quote, e.root.Pool(), live, e.now); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.verifier(tdx.Config{Collateral: cache}).Verify(context.Background(), ev, want, nil); err != nil {
 		t.Fatalf("cached collateral: %v", err)
 	}
-	if err := cache.Refresh(ev.Quote, e.root.Pool(), attesttest.MapGetter{}, e.now); err == nil {
+	if err := cache.Refresh(context.Background(), ev.Quote, e.root.Pool(), attesttest.MapGetter{}, e.now); err == nil {
 		t.Error("refresh from an empty source succeeded")
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := tdx.NewCollateralCache(t.TempDir()).Refresh(cctx, ev.Quote, e.root.Pool(), live, e.now); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled refresh: %v", err)
 	}
 }
 
