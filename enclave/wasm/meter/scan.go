@@ -1,0 +1,268 @@
+package meter
+
+import "fmt"
+
+// scan decodes the expression of a function body from r, checks the indices the rewrite
+// could turn valid, and records the edits: a metered region opens at the function entry
+// and after every loop, if, else, br_if and join point (the end of an if, or of a block
+// that a branch leaves); it closes at the next of those or at br, br_table, return or
+// unreachable, after which code is dead until the next region opens.
+func (w *funcRewriter) scan(r *reader) error {
+	w.stack = append(w.stack[:0], frame{kind: frameFunc})
+	w.edits = w.edits[:0]
+	w.costs = w.costs[:0]
+	w.needs = false
+	w.startRegion(r.pos)
+	for len(w.stack) > 0 {
+		at := r.pos
+		if err := w.step(r); err != nil {
+			return fmt.Errorf("instruction at body offset %#x: %w", at, err)
+		}
+	}
+	if r.len() != 0 {
+		return fmt.Errorf("%d bytes after the end of the body: %w", r.len(), ErrMalformed)
+	}
+	return nil
+}
+
+// step decodes one instruction.
+func (w *funcRewriter) step(r *reader) error {
+	at := r.pos
+	op, err := r.byte()
+	if err != nil {
+		return err
+	}
+	switch op {
+	case opBlock, opLoop, opIf:
+		if err := w.blockType(r); err != nil {
+			return err
+		}
+		switch op {
+		case opBlock:
+			w.stack = append(w.stack, frame{kind: frameBlock})
+		case opLoop:
+			w.stack = append(w.stack, frame{kind: frameLoop})
+			w.startRegion(r.pos) // loop header: every iteration passes here
+		case opIf:
+			w.charge(costBase)
+			w.stack = append(w.stack, frame{kind: frameIf})
+			w.startRegion(r.pos)
+		}
+	case opElse:
+		if top := w.stack[len(w.stack)-1]; top.kind != frameIf {
+			return fmt.Errorf("else outside if: %w", ErrMalformed)
+		}
+		w.startRegion(r.pos)
+	case opEnd:
+		top := w.stack[len(w.stack)-1]
+		w.stack = w.stack[:len(w.stack)-1]
+		if len(w.stack) > 0 && (top.kind == frameIf || top.kind == frameBlock && top.targeted) {
+			w.startRegion(r.pos)
+		}
+	case opBr, opBrIf:
+		l, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if err := w.target(l); err != nil {
+			return err
+		}
+		w.charge(costBase)
+		if op == opBrIf {
+			w.startRegion(r.pos)
+		} else {
+			w.cur = -1
+		}
+	case opBrTable:
+		n, err := r.count(1)
+		if err != nil {
+			return err
+		}
+		for i := 0; i <= n; i++ { // n targets and the default
+			l, err := r.u32()
+			if err != nil {
+				return err
+			}
+			if err := w.target(l); err != nil {
+				return err
+			}
+		}
+		w.charge(costBase)
+		w.cur = -1
+	case opReturn, opUnreachable:
+		w.charge(costBase)
+		w.cur = -1
+	case opCall, opRefFunc:
+		immAt := r.pos
+		f, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if err := w.p.checkFunc(f); err != nil {
+			return err
+		}
+		w.edits = append(w.edits, edit{pos: immAt, end: r.pos, kind: editFunc, val: w.p.remapFunc(f)})
+		if op == opCall {
+			w.charge(costCall)
+		} else {
+			w.charge(costBase)
+		}
+	case opCallIndirect:
+		t, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if err := w.p.checkType(t); err != nil {
+			return err
+		}
+		if _, err := r.u32(); err != nil { // table index
+			return err
+		}
+		w.charge(costIndirect)
+	case opMemoryGrow:
+		if _, err := r.u32(); err != nil { // memory index
+			return err
+		}
+		w.grow(at, r.pos, pageShift)
+	case opPrefixMisc:
+		return w.misc(r, at)
+	case opPrefixSIMD:
+		return w.simd(r)
+	default:
+		return w.plain(r, op)
+	}
+	return nil
+}
+
+// grow records a memory.grow or table.grow spanning [at, end): the count is saved before
+// it and charged after it when the grow succeeded, since the work is done only then.
+func (w *funcRewriter) grow(at, end int, shift uint32) {
+	w.charge(costGrow)
+	w.needs = true
+	w.edits = append(w.edits,
+		edit{pos: at, end: at, kind: editGrowPre},
+		edit{pos: end, end: end, kind: editGrowPost, val: shift})
+}
+
+// plain decodes a single-byte opcode without control-flow meaning.
+func (w *funcRewriter) plain(r *reader, op byte) error {
+	c, ok := plainCost(op)
+	if !ok {
+		return fmt.Errorf("opcode %#x: %w", op, ErrUnsupported)
+	}
+	w.charge(c)
+	var err error
+	switch {
+	case op >= opLocalGet && op <= opLocalTee:
+		err = w.local(r)
+	case op == opGlobalGet || op == opGlobalSet:
+		var g uint32
+		if g, err = r.u32(); err == nil {
+			err = w.p.checkGlobal(g)
+		}
+	case op == opTableGet || op == opTableSet:
+		_, err = r.u32()
+	case op >= 0x28 && op <= 0x3e:
+		err = memarg(r)
+	case op == opMemorySize:
+		_, err = r.u32()
+	case op == opI32Const:
+		_, err = r.signed(32)
+	case op == opI64Const:
+		_, err = r.signed(64)
+	case op == opF32Const:
+		_, err = r.bytes(4)
+	case op == opF64Const:
+		_, err = r.bytes(8)
+	case op == opSelectT:
+		var n int
+		if n, err = r.count(1); err == nil {
+			for i := 0; i < n && err == nil; i++ {
+				var t byte
+				if t, err = r.byte(); err == nil && !valType(t) {
+					err = fmt.Errorf("select type %#x: %w", t, ErrUnsupported)
+				}
+			}
+		}
+	case op == opRefNull:
+		var t byte
+		if t, err = r.byte(); err == nil && !refType(t) {
+			err = fmt.Errorf("ref.null type %#x: %w", t, ErrUnsupported)
+		}
+	}
+	return err
+}
+
+// misc decodes a 0xFC instruction: saturating truncations, bulk memory and table ops.
+func (w *funcRewriter) misc(r *reader, at int) error {
+	sub, err := r.u32()
+	if err != nil {
+		return err
+	}
+	imms := 0
+	switch {
+	case sub <= 7: // i32/i64.trunc_sat_f32/f64_s/u
+		w.charge(costBase)
+		return nil
+	case sub == miscDataDrop || sub == miscElemDrop || sub == miscTableSize:
+		w.charge(costBase)
+		imms = 1
+	case sub == miscMemoryInit || sub == miscMemoryCopy || sub == miscTableInit || sub == miscTableCopy:
+		imms = 2
+	case sub == miscMemoryFill:
+		imms = 1
+	case sub == miscTableFill || sub == miscTableGrow:
+		imms = 1
+	default:
+		return fmt.Errorf("opcode 0xfc %d: %w", sub, ErrUnsupported)
+	}
+	for i := 0; i < imms; i++ {
+		if _, err := r.u32(); err != nil {
+			return err
+		}
+	}
+	switch sub {
+	case miscMemoryInit, miscMemoryCopy, miscMemoryFill:
+		w.bulk(at, bulkByteShift)
+	case miscTableInit, miscTableCopy, miscTableFill:
+		w.bulk(at, elemShift)
+	case miscTableGrow:
+		w.grow(at, r.pos, elemShift)
+	}
+	return nil
+}
+
+// bulk records a fill, copy or init at body offset at, whose count operand is on top of
+// the stack: it is charged dynamically, (count >> shift) units, before the operation.
+func (w *funcRewriter) bulk(at int, shift uint32) {
+	w.charge(costBulk)
+	w.needs = true
+	w.edits = append(w.edits, edit{pos: at, end: at, kind: editBulk, val: shift})
+}
+
+// simd decodes a 0xFD instruction and its immediates.
+func (w *funcRewriter) simd(r *reader) error {
+	sub, err := readSIMDOpcode(r)
+	if err != nil {
+		return err
+	}
+	c, ok := simdCost(sub)
+	if !ok {
+		return fmt.Errorf("opcode 0xfd %#x: %w", sub, ErrUnsupported)
+	}
+	w.charge(c)
+	switch simdImmediates(sub) {
+	case simdMemarg:
+		return memarg(r)
+	case simdMemLane:
+		if err := memarg(r); err != nil {
+			return err
+		}
+		_, err = r.byte()
+	case simdLane:
+		_, err = r.byte()
+	case simdBytes16:
+		_, err = r.bytes(16)
+	}
+	return err
+}
