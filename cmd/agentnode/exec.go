@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/agentnet/agentnode/enclave/attest"
+	"github.com/agentnet/agentnode/enclave/attest/detect"
+	"github.com/agentnet/agentnode/enclave/seal"
+	"github.com/agentnet/agentnode/node/client"
+)
+
+func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("exec", stderr)
+	nodeURL := fs.String("node", "http://127.0.0.1:3000", "the node's bridge URL")
+	wasmPath := fs.String("wasm", "", "WebAssembly module (WASI command) to run")
+	agent := fs.String("agent", "", "name of an agent deployed on the node, instead of --wasm")
+	stdinPath := fs.String("stdin", "", "file whose content is the module's stdin")
+	allowSim := fs.Bool("allow-sim", false, "accept a node on the simulated TEE (development only: it proves no hardware isolation)")
+	suite := fs.String("suite", "x25519", "HPKE suite: x25519 or mlkem768x25519")
+	asJSON := fs.Bool("json", false, "print a verifiable receipt as JSON instead of the output")
+	attestResult := fs.Bool("attest-result", false, "ask for fresh evidence over the result's commitment")
+	var argv multiFlag
+	fs.Var(&argv, "arg", "an argument for the module (repeatable)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "agentnode exec: "+format+"\n", a...)
+		return 1
+	}
+	in := client.ExecInput{Agent: *agent, Args: argv, AttestResult: *attestResult}
+	if (*wasmPath == "") == (*agent == "") {
+		return fail("give --wasm FILE or --agent NAME")
+	}
+	var err error
+	if *wasmPath != "" {
+		if in.Wasm, err = os.ReadFile(*wasmPath); err != nil {
+			return fail("%v", err)
+		}
+	}
+	if *stdinPath != "" {
+		if in.Stdin, err = os.ReadFile(*stdinPath); err != nil {
+			return fail("%v", err)
+		}
+	}
+	policy := attest.DefaultPolicy()
+	policy.AcceptSim = *allowSim
+	vs, err := detect.Verifiers(detect.VerifierConfig{})
+	if err != nil {
+		return fail("%v", err)
+	}
+	c, err := client.New(client.Config{NodeURL: *nodeURL, Policy: policy, Verifiers: vs, Suite: seal.Suite(*suite)})
+	if err != nil {
+		return fail("%v", err)
+	}
+	res, err := c.Exec(ctx, in)
+	if err != nil {
+		return fail("%s", oneLine(err))
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res.Receipt(in, policy)); err != nil {
+			return fail("%v", err)
+		}
+	} else if _, err := stdout.Write(res.Output); err != nil {
+		return fail("%v", err)
+	}
+	if res.ExitCode != 0 {
+		fmt.Fprintf(stderr, "agentnode exec: module exited with status %d\n", res.ExitCode)
+		if res.ExitCode > 125 {
+			return 1
+		}
+		return int(res.ExitCode)
+	}
+	return 0
+}
+
+// oneLine renders an error as one line a user can act on: the node's error
+// message when it answered with one.
+func oneLine(err error) string {
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code + ": " + strings.ReplaceAll(apiErr.Message, "\n", " ")
+	}
+	return strings.ReplaceAll(err.Error(), "\n", " ")
+}

@@ -1,0 +1,160 @@
+// Package client is the Go client of a node's HTTP bridge and the whole
+// client side of its flows: it opens an attested session and checks the
+// evidence against a Policy, seals requests, opens sealed results, and
+// verifies each result's commitment and signature before handing it out.
+// `agentnode exec` is a thin shell around it.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentnet/agentnode/enclave/attest"
+	"github.com/agentnet/agentnode/enclave/seal"
+	"github.com/agentnet/agentnode/node/api"
+)
+
+// Config configures a Client. NodeURL and Verifiers are required.
+type Config struct {
+	// NodeURL is the bridge's base URL, e.g. http://127.0.0.1:3000.
+	NodeURL string
+	// Policy is what the client requires of the node's evidence; nil means
+	// attest.DefaultPolicy (genuine hardware, any measurement, no sim).
+	Policy *attest.Policy
+	// Verifiers checks evidence per platform.
+	Verifiers attest.Verifiers
+	// Suite is the HPKE suite of new sessions; "" means x25519.
+	Suite seal.Suite
+	// HTTPClient defaults to a client with a 60 s timeout.
+	HTTPClient *http.Client
+	// MaxResponseBytes caps a response body. Default 64 MiB.
+	MaxResponseBytes int64
+}
+
+// Client talks to one node. It is safe for concurrent use and keeps one
+// verified session, renewed before it expires.
+type Client struct {
+	cfg  Config
+	base *url.URL
+
+	mu      sync.Mutex
+	session *Session
+}
+
+// New returns a client for cfg.
+func New(cfg Config) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(cfg.NodeURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("client config: node URL %q: want http(s)://host:port", cfg.NodeURL)
+	}
+	if len(cfg.Verifiers) == 0 {
+		return nil, errors.New("client config: no evidence verifiers")
+	}
+	if cfg.Policy == nil {
+		cfg.Policy = attest.DefaultPolicy()
+	}
+	suite, err := seal.ParseSuite(string(cfg.Suite))
+	if err != nil {
+		return nil, fmt.Errorf("client config: %w", err)
+	}
+	cfg.Suite = suite
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 60 * time.Second}
+	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = 64 << 20
+	}
+	return &Client{cfg: cfg, base: u}, nil
+}
+
+// Policy returns the policy evidence is checked against.
+func (c *Client) Policy() *attest.Policy { return c.cfg.Policy }
+
+// APIError is an error response of the bridge.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+	Header  http.Header
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("node answered %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// post sends a JSON body and decodes a JSON answer; a non-2xx answer is an
+// *APIError. It returns the response's headers.
+func (c *Client) post(ctx context.Context, path string, header http.Header, in, out any) (http.Header, error) {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s request: %w", path, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base.String()+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("build %s request: %w", path, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	return c.do(req, out)
+}
+
+func (c *Client) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+path, nil)
+	if err != nil {
+		return fmt.Errorf("build %s request: %w", path, err)
+	}
+	_, err = c.do(req, out)
+	return err
+}
+
+func (c *Client) do(req *http.Request, out any) (http.Header, error) {
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s response: %w", req.URL.Path, err)
+	}
+	if int64(len(b)) > c.cfg.MaxResponseBytes {
+		return nil, fmt.Errorf("read %s response: over %d bytes", req.URL.Path, c.cfg.MaxResponseBytes)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e api.Error
+		if json.Unmarshal(b, &e) != nil || e.Error.Code == "" {
+			e.Error = api.ErrorDetail{Code: "http_" + strings.ReplaceAll(resp.Status, " ", "_"), Message: strings.TrimSpace(string(b))}
+		}
+		return nil, &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message, Header: resp.Header}
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return nil, fmt.Errorf("decode %s response: %w", req.URL.Path, err)
+	}
+	return resp.Header, nil
+}
+
+// NodeInfo returns GET /v1/node.
+func (c *Client) NodeInfo(ctx context.Context) (*api.NodeInfo, error) {
+	var info api.NodeInfo
+	if err := c.get(ctx, "/v1/node", &info); err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+// Health checks GET /healthz.
+func (c *Client) Health(ctx context.Context) error {
+	var v map[string]string
+	return c.get(ctx, "/healthz", &v)
+}

@@ -1,0 +1,181 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/agentnet/agentnode/enclave"
+	"github.com/agentnet/agentnode/enclave/attest"
+	"github.com/agentnet/agentnode/enclave/seal"
+	"github.com/agentnet/agentnode/node/api"
+)
+
+// ExecInput is what to run: a module, or the name of an agent deployed on
+// the node, with arguments and stdin.
+type ExecInput struct {
+	Wasm  []byte
+	Agent string
+	Args  []string
+	Stdin []byte
+	// AttestResult asks the node for fresh evidence over the commitment.
+	AttestResult bool
+	// Header is sent with the request (payment headers).
+	Header http.Header
+}
+
+// Result is a verified result: its commitment was recomputed from what the
+// client sent and what the sealed result opened to, and the node's
+// identity key signed it.
+type Result struct {
+	Output   []byte
+	ExitCode uint32
+	Fuel     uint64
+	Stderr   []byte
+
+	SessionID  enclave.ID
+	RequestID  enclave.ID
+	ModuleHash [32]byte
+	Salt       [32]byte
+	Commitment [32]byte
+	Signature  []byte
+	Session    *Session
+	// ResultEvidence is the per-result evidence, when asked for; it was
+	// verified against the client's policy.
+	ResultEvidence *attest.Evidence
+	Payment        *api.Payment
+	// Header is the response's headers (PAYMENT-RESPONSE).
+	Header http.Header
+}
+
+// Exec runs in on the node through the client's cached session, opening
+// and verifying one first when needed.
+func (c *Client) Exec(ctx context.Context, in ExecInput) (*Result, error) {
+	s, err := c.currentSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.ExecIn(ctx, s, in)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && (apiErr.Code == api.CodeSessionNotFound || apiErr.Code == api.CodeSessionExpired || apiErr.Code == api.CodeSessionExhausted) {
+		// The node dropped the session (restart, table full, expiry): one
+		// retry in a fresh session.
+		c.dropSession(s)
+		if s, err = c.currentSession(ctx); err != nil {
+			return nil, err
+		}
+		return c.ExecIn(ctx, s, in)
+	}
+	return res, err
+}
+
+// ExecIn runs in within session s.
+func (c *Client) ExecIn(ctx context.Context, s *Session, in ExecInput) (*Result, error) {
+	var rid enclave.ID
+	if _, err := rand.Read(rid[:]); err != nil {
+		return nil, fmt.Errorf("request id: %w", err)
+	}
+	req, err := SealRequest(s, rid, in)
+	if err != nil {
+		return nil, err
+	}
+	var resp api.ExecResponse
+	respHeader, err := c.post(ctx, "/x402_execute/verifiable/wasm", in.Header, req, &resp)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.OpenResult(ctx, s, rid, in, &resp)
+	if err != nil {
+		return nil, err
+	}
+	res.Header = respHeader
+	return res, nil
+}
+
+// SealRequest builds the bridge request for in: the payload sealed to the
+// session key, bound to the session and request ids.
+func SealRequest(s *Session, rid enclave.ID, in ExecInput) (*api.ExecRequest, error) {
+	pt, err := json.Marshal(enclave.ExecPayload{Wasm: in.Wasm, Agent: in.Agent, Args: in.Args, Stdin: in.Stdin})
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	env, err := seal.Seal(s.sessionPub, []byte(enclave.InfoExec), enclave.MessageAAD(s.ID, rid), pt)
+	if err != nil {
+		return nil, err
+	}
+	return &api.ExecRequest{
+		SessionID:        s.ID.String(),
+		RequestID:        rid.String(),
+		EncryptedRequest: hex.EncodeToString(env),
+		AttestResult:     in.AttestResult,
+	}, nil
+}
+
+// OpenResult opens and verifies a response to request rid: it decrypts the
+// result, recomputes the commitment from in and the result, checks the
+// signature by the session's identity key and, when present, the result
+// evidence against the client's policy.
+func (c *Client) OpenResult(ctx context.Context, s *Session, rid enclave.ID, in ExecInput, resp *api.ExecResponse) (*Result, error) {
+	if resp.SessionID != s.ID.String() || resp.RequestID != rid.String() {
+		return nil, fmt.Errorf("verify result: answer is for session %s request %s, sent %s %s", resp.SessionID, resp.RequestID, s.ID, rid)
+	}
+	sealed, err1 := hex.DecodeString(resp.EncryptedResult)
+	commitment, err2 := hex.DecodeString(resp.ResultCommitment)
+	sig, err3 := hex.DecodeString(resp.Signature)
+	identity, err4 := hex.DecodeString(resp.IdentityPubkey)
+	if err := errors.Join(err1, err2, err3, err4); err != nil || len(commitment) != 32 {
+		return nil, fmt.Errorf("verify result: malformed response fields")
+	}
+	if hex.EncodeToString(identity) != hex.EncodeToString(s.IdentityPub) {
+		return nil, fmt.Errorf("verify result: signed by another identity than the attested session's")
+	}
+	pt, err := seal.Open(s.key, []byte(enclave.InfoResult), enclave.MessageAAD(s.ID, rid), sealed)
+	if err != nil {
+		return nil, fmt.Errorf("verify result: %w", err)
+	}
+	var p enclave.ResultPayload
+	if err := json.Unmarshal(pt, &p); err != nil {
+		return nil, fmt.Errorf("verify result: decode sealed result: %w", err)
+	}
+	if len(p.Salt) != 32 || len(p.ModuleHash) != 32 {
+		return nil, fmt.Errorf("verify result: sealed result has a malformed salt or module hash")
+	}
+	r := &Result{Output: p.Output, ExitCode: p.ExitCode, Fuel: p.Fuel, Stderr: p.Stderr,
+		SessionID: s.ID, RequestID: rid, Signature: sig, Session: s, Payment: resp.Payment}
+	copy(r.ModuleHash[:], p.ModuleHash)
+	copy(r.Salt[:], p.Salt)
+	copy(r.Commitment[:], commitment)
+	if in.Wasm != nil && r.ModuleHash != sha256.Sum256(in.Wasm) {
+		return nil, fmt.Errorf("verify result: node ran module %x, sent %x", r.ModuleHash, sha256.Sum256(in.Wasm))
+	}
+	t := enclave.Transcript{SessionID: s.ID, RequestID: rid, ModuleHash: r.ModuleHash, Args: in.Args, Stdin: in.Stdin,
+		Output: r.Output, ExitCode: r.ExitCode, Fuel: r.Fuel, Salt: r.Salt}
+	if resp.Payment != nil {
+		t.Payment = enclave.PaymentRef{Network: resp.Payment.Network, Payer: resp.Payment.Payer, Nonce: resp.Payment.Nonce}
+	}
+	if t.Commitment() != r.Commitment {
+		return nil, fmt.Errorf("verify result: %w", enclave.ErrCommitmentMismatch)
+	}
+	if err := enclave.VerifyCommitmentSignature(s.IdentityPub, r.Commitment, sig); err != nil {
+		return nil, fmt.Errorf("verify result: %w", err)
+	}
+	if resp.ResultQuote != "" {
+		q, err := hex.DecodeString(resp.ResultQuote)
+		if err != nil {
+			return nil, fmt.Errorf("verify result: result_quote is not hex")
+		}
+		ev := attest.Evidence{Platform: s.Platform, Quote: q}
+		if _, err := c.cfg.Verifiers.Verify(ctx, ev, attest.ResultReportData(r.Commitment[:]), c.cfg.Policy); err != nil {
+			return nil, fmt.Errorf("verify result evidence: %w", err)
+		}
+		r.ResultEvidence = &ev
+	} else if in.AttestResult {
+		return nil, fmt.Errorf("verify result: asked for result evidence, node sent none")
+	}
+	return r, nil
+}

@@ -1,0 +1,171 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/agentnet/agentnode/enclave/attest"
+)
+
+// Config is a node's configuration: one flat TOML table. Every field's doc
+// states its default; [Config.Validate] fills defaults and checks values
+// before anything opens. The keys `listening`, `app_path` and
+// `executor_path` keep the meaning they had in the seed's hypervisor.toml.
+type Config struct {
+	// Listening is the bridge's listen address. Default "127.0.0.1:3000".
+	Listening string `toml:"listening"`
+	// DataDir holds the identity key, the compile cache and the database.
+	// Default "$HOME/.agentnode".
+	DataDir string `toml:"data_dir"`
+	// AppPath holds deployed agents (module + agent.toml per directory).
+	// Default "<data_dir>/agents".
+	AppPath string `toml:"app_path"`
+	// ExecutorPath is the on-disk cache of compiled modules. Default
+	// "<data_dir>/wasm-cache".
+	ExecutorPath string `toml:"executor_path"`
+	// TEE selects the attestation platform: "tdx", "snp", "auto" (the
+	// hardware TEE found; the node refuses to start without one) or "sim"
+	// (software, for development and testnets only). Default "auto";
+	// `agentnode dev` uses "sim".
+	TEE string `toml:"tee"`
+	// AttestResults attaches fresh evidence to every result. Default false
+	// (clients ask per request).
+	AttestResults bool `toml:"attest_results"`
+	// SessionTTL is a session's lifetime. Default "1h".
+	SessionTTL Duration `toml:"session_ttl"`
+	// MaxSessions bounds the session table. Default 1024.
+	MaxSessions int `toml:"max_sessions"`
+	// WasmMemoryPages caps a module's linear memory in 64 KiB pages.
+	// Default 256 (16 MiB).
+	WasmMemoryPages uint32 `toml:"wasm_memory_pages"`
+	// WasmTimeout is the wall-clock limit of one execution. Default "5s".
+	WasmTimeout Duration `toml:"wasm_timeout"`
+	// WasmMaxOutputBytes caps a module's stdout. Default 1 MiB.
+	WasmMaxOutputBytes int `toml:"wasm_max_output_bytes"`
+	// WasmMaxModuleBytes caps a module's size. Default 4 MiB.
+	WasmMaxModuleBytes int `toml:"wasm_max_module_bytes"`
+	// MaxConcurrentExecutions bounds executions running at once; the rest
+	// wait. Default 2 x GOMAXPROCS.
+	MaxConcurrentExecutions int `toml:"max_concurrent_executions"`
+	// MaxBodyBytes caps a bridge request body. Default 16 MiB.
+	MaxBodyBytes int64 `toml:"max_body_bytes"`
+	// Price is the execution price in the payment token's atomic units;
+	// 0 means free.
+	Price uint64 `toml:"price"`
+	// LogLevel is "debug", "info", "warn" or "error". Default "info".
+	LogLevel string `toml:"log_level"`
+
+	// Attester, when set, replaces the TEE selected by TEE: tests use it
+	// to run a node on a fake TDX or SNP provider.
+	Attester attest.Attester `toml:"-"`
+}
+
+// Duration is a time.Duration written in TOML as a string like "90s".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("parse duration: %w", err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText formats the duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// MaxConfigSize caps a configuration file.
+const MaxConfigSize = 1 << 20
+
+// LoadConfig reads a TOML configuration file. Unknown keys are errors: a
+// misspelt limit must not silently fall back to its default.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	return ParseConfig(b)
+}
+
+// ParseConfig decodes a TOML configuration.
+func ParseConfig(b []byte) (Config, error) {
+	var c Config
+	if len(b) > MaxConfigSize {
+		return c, fmt.Errorf("parse config: %d bytes, over %d", len(b), MaxConfigSize)
+	}
+	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&c)
+	if err != nil {
+		return c, fmt.Errorf("parse config: %w", err)
+	}
+	if undec := md.Undecoded(); len(undec) > 0 {
+		return c, fmt.Errorf("parse config: unknown key %q", undec[0].String())
+	}
+	return c, nil
+}
+
+// Validate fills defaults and checks every value.
+func (c *Config) Validate() error {
+	if c.Listening == "" {
+		c.Listening = "127.0.0.1:3000"
+	}
+	if _, _, err := net.SplitHostPort(c.Listening); err != nil {
+		return fmt.Errorf("config listening %q: %w", c.Listening, err)
+	}
+	if c.DataDir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return fmt.Errorf("config data_dir: none given and no home directory: %w", err)
+		}
+		c.DataDir = filepath.Join(home, ".agentnode")
+	}
+	if c.AppPath == "" {
+		c.AppPath = filepath.Join(c.DataDir, "agents")
+	}
+	if c.ExecutorPath == "" {
+		c.ExecutorPath = filepath.Join(c.DataDir, "wasm-cache")
+	}
+	if c.TEE == "" {
+		c.TEE = "auto"
+	}
+	switch c.TEE {
+	case "auto", "tdx", "snp", "sim":
+	default:
+		return fmt.Errorf("config tee %q: want auto, tdx, snp or sim", c.TEE)
+	}
+	if c.SessionTTL.Duration == 0 {
+		c.SessionTTL.Duration = time.Hour
+	}
+	if c.WasmTimeout.Duration == 0 {
+		c.WasmTimeout.Duration = 5 * time.Second
+	}
+	if c.WasmMemoryPages > 65536 {
+		return fmt.Errorf("config wasm_memory_pages %d: at most 65536 (4 GiB)", c.WasmMemoryPages)
+	}
+	var errs []error
+	for name, v := range map[string]int64{"session_ttl": int64(c.SessionTTL.Duration), "wasm_timeout": int64(c.WasmTimeout.Duration),
+		"max_sessions": int64(c.MaxSessions), "wasm_max_output_bytes": int64(c.WasmMaxOutputBytes),
+		"wasm_max_module_bytes": int64(c.WasmMaxModuleBytes), "max_concurrent_executions": int64(c.MaxConcurrentExecutions),
+		"max_body_bytes": c.MaxBodyBytes} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("config %s: negative", name))
+		}
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("config log_level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
