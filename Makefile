@@ -1,0 +1,29 @@
+# agentnode — run `make run` to start a development node, `make test` to test.
+GO        ?= go
+BIN       := bin/agentnode
+PKGS      := ./...
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+.PHONY: build run test lint bench clean
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/agentnode
+
+run: build
+	$(BIN) dev
+
+test:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1)
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(PKGS) | tee bench/latest.txt
+	$(GO) run $(BENCHSTAT) bench/latest.txt
+
+clean:
+	rm -rf bin
