@@ -9,7 +9,7 @@
 // Block timestamps must strictly increase in whole seconds; under load the
 // chain clock therefore runs ahead of the wall clock, and Config.MaxLead
 // bounds that lead so that EIP-3009 authorizations (validBefore = now +
-// maxTimeoutSeconds) stay valid.
+// maxTimeoutSeconds) stay valid; idle, the lead decays.
 package chain
 
 import (
@@ -51,7 +51,7 @@ const (
 	DefaultAddr        = "127.0.0.1:0"
 	DefaultBlockPeriod = 5 * time.Millisecond
 	DefaultIdlePeriod  = time.Second
-	DefaultMaxLead     = 30 * time.Second
+	DefaultMaxLead     = 120 * time.Second
 	DefaultGasLimit    = 60_000_000
 )
 
@@ -71,13 +71,15 @@ type Config struct {
 	// block. Default 5ms (measured: see docs/x402.md); negative means no
 	// wait at all.
 	BlockPeriod time.Duration
-	// IdlePeriod is the interval of empty blocks when nothing is pending,
-	// which keeps the head's timestamp near the wall clock. Default 1s.
+	// IdlePeriod is the interval of empty blocks when nothing is pending
+	// and the head is behind the wall clock, which keeps eth_call's block
+	// time current. Default 1s.
 	IdlePeriod time.Duration
 	// MaxLead bounds how far block timestamps may run ahead of the wall
-	// clock under load; when reached, sealing pauses until the wall clock
-	// catches up. Default 30s. Keep it well below the maxTimeoutSeconds of
-	// the payment requirements served against this chain.
+	// clock under load (every block adds at least a second); when reached,
+	// blocks slow to one per second. Default 120s. Keep the
+	// maxTimeoutSeconds of requirements served against this chain at least
+	// a minute above it, or authorizations expire on chain early.
 	MaxLead time.Duration
 	// GasLimit is the block gas limit. Default 60M (about 600 EIP-3009
 	// settlements per block).
@@ -177,7 +179,7 @@ func Start(ctx context.Context, cfg Config) (*Chain, error) {
 		Config:    params.AllDevChainProtocolChanges,
 		GasLimit:  cfg.GasLimit,
 		Alloc:     alloc,
-		Timestamp: uint64(time.Now().Unix()),
+		Timestamp: uint64(time.Now().Unix() - 1),
 	}
 	ethConf.Miner.GasCeil = cfg.GasLimit
 	ethConf.SyncMode = ethconfig.FullSync
@@ -217,11 +219,12 @@ func Start(ctx context.Context, cfg Config) (*Chain, error) {
 		cancel: cancel,
 		done:   make(chan struct{}),
 	}
+	// The first block moves the chain off genesis so that eth_call and
+	// fee estimation see a current timestamp and base fee.
+	beacon.Commit()
 	txs := make(chan core.NewTxsEvent, 256)
 	sub := backend.TxPool().SubscribeTransactions(txs, false)
 	go c.sealLoop(runCtx, txs, sub.Err(), sub.Unsubscribe)
-	// The first block moves the chain off genesis so that eth_call and
-	// fee estimation see a current timestamp and base fee.
 	if err := c.waitHead(ctx, 1); err != nil {
 		return nil, errors.Join(fmt.Errorf("start chain: first block: %w", err), c.Close())
 	}
@@ -265,13 +268,16 @@ func (c *Chain) Close() error {
 }
 
 // sealLoop seals a block whenever transactions are pending (at most one
-// per BlockPeriod) and an empty one every IdlePeriod.
+// per BlockPeriod, at most MaxLead ahead of the wall clock) and an empty
+// one when the head is older than IdlePeriod. A chain clock that ran ahead
+// during a burst gets no idle blocks, so the lead decays at one second per
+// second.
 func (c *Chain) sealLoop(ctx context.Context, txs <-chan core.NewTxsEvent, subErr <-chan error, unsubscribe func()) {
 	defer close(c.done)
 	defer unsubscribe()
-	idle := time.NewTimer(0)
+	idle := time.NewTicker(c.cfg.IdlePeriod / 4)
 	defer idle.Stop()
-	last := time.Now()
+	var last time.Time
 	for {
 		pending, _ := c.eth.TxPool().Stats()
 		if pending == 0 {
@@ -282,6 +288,9 @@ func (c *Chain) sealLoop(ctx context.Context, txs <-chan core.NewTxsEvent, subEr
 				return
 			case <-txs:
 			case <-idle.C:
+				if time.Since(c.headTime()) < c.cfg.IdlePeriod {
+					continue
+				}
 			}
 		}
 		if wait := c.cfg.BlockPeriod - time.Since(last); wait > 0 {
@@ -289,9 +298,9 @@ func (c *Chain) sealLoop(ctx context.Context, txs <-chan core.NewTxsEvent, subEr
 				return
 			}
 		}
-		if lead := time.Until(c.headTime()); lead > c.cfg.MaxLead {
+		if lead := time.Until(c.headTime()); lead >= c.cfg.MaxLead {
 			c.cfg.Logger.Debug("chain clock ahead, pausing", "lead", lead)
-			if !sleep(ctx, lead-c.cfg.MaxLead) {
+			if !sleep(ctx, lead-c.cfg.MaxLead+time.Second) {
 				return
 			}
 		}
@@ -299,7 +308,6 @@ func (c *Chain) sealLoop(ctx context.Context, txs <-chan core.NewTxsEvent, subEr
 		drain(txs)
 		c.beacon.Commit()
 		last = time.Now()
-		idle.Reset(c.cfg.IdlePeriod)
 	}
 }
 
