@@ -275,7 +275,9 @@ func TestParseAuthorization(t *testing.T) {
 		func(a *x402.Authorization) { a.To = "209693BC6AFC0C5328BA36FAF03C514EF312287C" },
 		func(a *x402.Authorization) { a.Value = "-1" },
 		func(a *x402.Authorization) { a.Value = "01" },
-		func(a *x402.Authorization) { a.Value = "115792089237316195423570985008687907853269984665640564039457584007913129639936" }, // 2^256
+		func(a *x402.Authorization) {
+			a.Value = "115792089237316195423570985008687907853269984665640564039457584007913129639936"
+		}, // 2^256
 		func(a *x402.Authorization) { a.ValidBefore = "" },
 		func(a *x402.Authorization) { a.Nonce = "0x" + strings.Repeat("ab", 31) },
 		func(a *x402.Authorization) { a.Nonce = strings.Repeat("ab", 32) },
