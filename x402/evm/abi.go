@@ -18,7 +18,8 @@ const eip3009ABI = `[
 {"type":"function","name":"balanceOf","stateMutability":"view","inputs":[{"name":"account","type":"address"}],"outputs":[{"name":"","type":"uint256"}]},
 {"type":"function","name":"name","stateMutability":"view","inputs":[],"outputs":[{"name":"","type":"string"}]},
 {"type":"function","name":"version","stateMutability":"view","inputs":[],"outputs":[{"name":"","type":"string"}]},
-{"type":"function","name":"transferWithAuthorization","stateMutability":"nonpayable","inputs":[{"name":"from","type":"address"},{"name":"to","type":"address"},{"name":"value","type":"uint256"},{"name":"validAfter","type":"uint256"},{"name":"validBefore","type":"uint256"},{"name":"nonce","type":"bytes32"},{"name":"v","type":"uint8"},{"name":"r","type":"bytes32"},{"name":"s","type":"bytes32"}],"outputs":[]}
+{"type":"function","name":"transferWithAuthorization","stateMutability":"nonpayable","inputs":[{"name":"from","type":"address"},{"name":"to","type":"address"},{"name":"value","type":"uint256"},{"name":"validAfter","type":"uint256"},{"name":"validBefore","type":"uint256"},{"name":"nonce","type":"bytes32"},{"name":"v","type":"uint8"},{"name":"r","type":"bytes32"},{"name":"s","type":"bytes32"}],"outputs":[]},
+{"type":"function","name":"transferWithAuthorization","stateMutability":"nonpayable","inputs":[{"name":"from","type":"address"},{"name":"to","type":"address"},{"name":"value","type":"uint256"},{"name":"validAfter","type":"uint256"},{"name":"validBefore","type":"uint256"},{"name":"nonce","type":"bytes32"},{"name":"signature","type":"bytes"}],"outputs":[]}
 ]`
 
 // Event topics of EIP-3009 tokens.
@@ -69,6 +70,31 @@ func packTransfer(a abi.ABI, auth Authorization, sig [65]byte) ([]byte, error) {
 		auth.ValidAfter.ToBig(), auth.ValidBefore.ToBig(), auth.Nonce, sig[64], r, s)
 }
 
+// sameAuthorization reports whether calldata is a transferWithAuthorization
+// call (either overload) of exactly auth: the same message, so the same
+// authorization, not merely the same nonce.
+func sameAuthorization(a abi.ABI, data []byte, auth Authorization) bool {
+	if len(data) < 4 {
+		return false
+	}
+	m, err := a.MethodById(data[:4])
+	if err != nil || !strings.HasPrefix(m.Name, "transferWithAuthorization") {
+		return false
+	}
+	args, err := m.Inputs.Unpack(data[4:])
+	if err != nil || len(args) < 6 {
+		return false
+	}
+	from, ok1 := args[0].(common.Address)
+	to, ok2 := args[1].(common.Address)
+	value, ok3 := args[2].(*big.Int)
+	after, ok4 := args[3].(*big.Int)
+	before, ok5 := args[4].(*big.Int)
+	nonce, ok6 := args[5].([32]byte)
+	return ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && from == auth.From && to == auth.To && nonce == auth.Nonce &&
+		value.Cmp(auth.Value.ToBig()) == 0 && after.Cmp(auth.ValidAfter.ToBig()) == 0 && before.Cmp(auth.ValidBefore.ToBig()) == 0
+}
+
 func decodeBool(b []byte) (bool, error) {
 	if len(b) != 32 {
 		return false, fmt.Errorf("bool result of %d bytes: %w", len(b), ErrMalformed)
@@ -94,5 +120,3 @@ func decodeString(a abi.ABI, method string, b []byte) (string, error) {
 	}
 	return s, nil
 }
-
-var bigZero = new(big.Int)

@@ -236,9 +236,11 @@ func hasTransfer(r *types.Receipt, c Checked) bool {
 }
 
 // findEarlier looks for the transaction that used an authorization found
-// used on chain. The same transfer settled earlier (by this node before a
-// crash, or by anyone: the signature binds recipient and amount) is a
-// success; a cancellation or another use of the nonce is nonce_already_used.
+// used on chain. This very authorization settled earlier by a direct
+// transferWithAuthorization call (by this node before a crash, or by
+// anyone) is a success; a cancellation, another authorization with the
+// same nonce, or a use through a relayer contract is nonce_already_used,
+// so a payer cannot buy twice with one transfer.
 func (s *Settler) findEarlier(ctx context.Context, c Checked, req x402.PaymentRequirements) (x402.SettleResponse, error) {
 	used := &Error{Reason: x402.ReasonExactEVMNonceUsed, Message: "authorization nonce already used or canceled", Payer: c.From.Hex()}
 	head, err := s.client.BlockNumber(ctx)
@@ -259,6 +261,10 @@ func (s *Settler) findEarlier(ctx context.Context, c Checked, req x402.PaymentRe
 		return x402.SettleResponse{}, used
 	}
 	for _, l := range logs {
+		tx, _, err := s.client.TransactionByHash(ctx, l.TxHash)
+		if err != nil || !sameAuthorization(s.abi, tx.Data(), c.Authorization) {
+			continue // the nonce was used by another authorization or a relayer
+		}
 		r, err := s.client.TransactionReceipt(ctx, l.TxHash)
 		if err != nil {
 			continue
