@@ -56,6 +56,19 @@ type Config struct {
 	MaxConcurrentExecutions int `toml:"max_concurrent_executions"`
 	// MaxBodyBytes caps a bridge request body. Default 16 MiB.
 	MaxBodyBytes int64 `toml:"max_body_bytes"`
+	// APIToken, when set, is required on every bridge route but /healthz as
+	// "Authorization: Bearer <token>". Required when Listening is not a
+	// loopback address. Default "" (loopback only).
+	APIToken string `toml:"api_token"`
+	// RateLimitPerIP limits bridge requests per second from one address;
+	// 0 means no limit (the default: a loopback bridge has one client).
+	RateLimitPerIP float64 `toml:"rate_limit_per_ip"`
+	// RateLimitBurst is the burst the per-IP limit allows. Default: the
+	// rate, at least 1.
+	RateLimitBurst int `toml:"rate_limit_burst"`
+	// MaxInflightExecutions bounds executions the bridge takes in (running
+	// or queued); more are shed with 503 and Retry-After. Default 64.
+	MaxInflightExecutions int `toml:"max_inflight_executions"`
 	// Price is the execution price in the payment token's atomic units;
 	// 0 means free.
 	Price uint64 `toml:"price"`
@@ -117,8 +130,15 @@ func (c *Config) Validate() error {
 	if c.Listening == "" {
 		c.Listening = "127.0.0.1:3000"
 	}
-	if _, _, err := net.SplitHostPort(c.Listening); err != nil {
+	host, _, err := net.SplitHostPort(c.Listening)
+	if err != nil {
 		return fmt.Errorf("config listening %q: %w", c.Listening, err)
+	}
+	if !isLoopback(host) && c.APIToken == "" {
+		return fmt.Errorf("config listening %q is not a loopback address: set api_token so that only holders of the token can use the bridge", c.Listening)
+	}
+	if c.APIToken != "" && len(c.APIToken) < 16 {
+		return errors.New("config api_token: use at least 16 characters")
 	}
 	if c.DataDir == "" {
 		home, err := os.UserHomeDir()
@@ -154,10 +174,14 @@ func (c *Config) Validate() error {
 	for name, v := range map[string]int64{"session_ttl": int64(c.SessionTTL.Duration), "wasm_timeout": int64(c.WasmTimeout.Duration),
 		"max_sessions": int64(c.MaxSessions), "wasm_max_output_bytes": int64(c.WasmMaxOutputBytes),
 		"wasm_max_module_bytes": int64(c.WasmMaxModuleBytes), "max_concurrent_executions": int64(c.MaxConcurrentExecutions),
+		"rate_limit_burst": int64(c.RateLimitBurst), "max_inflight_executions": int64(c.MaxInflightExecutions),
 		"max_body_bytes": c.MaxBodyBytes} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("config %s: negative", name))
 		}
+	}
+	if c.RateLimitPerIP < 0 {
+		errs = append(errs, errors.New("config rate_limit_per_ip: negative"))
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
@@ -168,4 +192,13 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("config log_level %q: want debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// isLoopback reports whether a listen host binds loopback only.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -122,11 +122,15 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return errors.New("config price: paid execution needs the x402 payment support; set price = 0")
 	}
 	br, err := bridge.New(bridge.Config{
-		Enclave:      n.enc,
-		NodeInfo:     n.info,
-		Registry:     n.registry,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Logger:       log.With("component", "bridge"),
+		Enclave:               n.enc,
+		NodeInfo:              n.info,
+		Registry:              n.registry,
+		MaxBodyBytes:          cfg.MaxBodyBytes,
+		APIToken:              cfg.APIToken,
+		RatePerIP:             cfg.RateLimitPerIP,
+		RateBurst:             cfg.RateLimitBurst,
+		MaxInflightExecutions: cfg.MaxInflightExecutions,
+		Logger:                log.With("component", "bridge"),
 	})
 	if err != nil {
 		return err

@@ -127,3 +127,18 @@ func TestIdentitySurvivesRestart(t *testing.T) {
 		t.Fatalf("peer id changed across restart: %s -> %s", id, second.PeerID())
 	}
 }
+
+func TestNonLoopbackNeedsToken(t *testing.T) {
+	c := node.Config{DataDir: "/d", Listening: "0.0.0.0:3000"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "api_token") {
+		t.Fatalf("public bind without token: %v", err)
+	}
+	c = node.Config{DataDir: "/d", Listening: "0.0.0.0:3000", APIToken: "0123456789abcdef"}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("public bind with token: %v", err)
+	}
+	c = node.Config{DataDir: "/d", Listening: "[::1]:3000"}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("loopback v6: %v", err)
+	}
+}

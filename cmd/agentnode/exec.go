@@ -9,8 +9,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/agentnet/agentnode/enclave/attest"
-	"github.com/agentnet/agentnode/enclave/attest/detect"
 	"github.com/agentnet/agentnode/enclave/seal"
 	"github.com/agentnet/agentnode/node/client"
 )
@@ -24,7 +22,11 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	allowSim := fs.Bool("allow-sim", false, "accept a node on the simulated TEE (development only: it proves no hardware isolation)")
 	suite := fs.String("suite", "x25519", "HPKE suite: x25519 or mlkem768x25519")
 	asJSON := fs.Bool("json", false, "print a verifiable receipt as JSON instead of the output")
+	token := fs.String("token", os.Getenv("AGENTNODE_API_TOKEN"), "the bridge's API token, when it requires one (default $AGENTNODE_API_TOKEN)")
 	attestResult := fs.Bool("attest-result", false, "ask for fresh evidence over the result's commitment")
+	policyPath := fs.String("policy", "", "policy file (TOML, docs/policy.md); default: genuine hardware, any measurement, no debug")
+	var roots multiFlag
+	fs.Var(&roots, "roots", "PEM trust anchors replacing the vendor roots: TDX root CA(s), or an AMD ASK+ARK bundle (repeatable)")
 	var argv multiFlag
 	fs.Var(&argv, "arg", "an argument for the module (repeatable)")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -49,13 +51,19 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 	}
-	policy := attest.DefaultPolicy()
-	policy.AcceptSim = *allowSim
-	vs, err := detect.Verifiers(detect.VerifierConfig{})
+	policy, err := loadPolicy(*policyPath, *allowSim)
 	if err != nil {
 		return fail("%v", err)
 	}
-	c, err := client.New(client.Config{NodeURL: *nodeURL, Policy: policy, Verifiers: vs, Suite: seal.Suite(*suite)})
+	tr, err := loadRoots(roots)
+	if err != nil {
+		return fail("%v", err)
+	}
+	vs, err := tr.verifiers()
+	if err != nil {
+		return fail("%v", err)
+	}
+	c, err := client.New(client.Config{NodeURL: *nodeURL, Policy: policy, Verifiers: vs, Suite: seal.Suite(*suite), APIToken: *token})
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -69,8 +77,13 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := enc.Encode(res.Receipt(in, policy)); err != nil {
 			return fail("%v", err)
 		}
-	} else if _, err := stdout.Write(res.Output); err != nil {
-		return fail("%v", err)
+	} else {
+		if !policy.Pinned(res.Session.Platform) {
+			fmt.Fprintf(stderr, "agentnode exec: measurement: unpinned (genuine %s evidence, but no policy pins which code runs; see docs/policy.md)\n", res.Session.Platform)
+		}
+		if _, err := stdout.Write(res.Output); err != nil {
+			return fail("%v", err)
+		}
 	}
 	if res.ExitCode != 0 {
 		fmt.Fprintf(stderr, "agentnode exec: module exited with status %d\n", res.ExitCode)

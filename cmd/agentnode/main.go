@@ -25,6 +25,8 @@ func commands() map[string]command {
 		"run":     {"run a node from a TOML config", runNode},
 		"dev":     {"run a development node (simulated TEE, temporary data)", runDev},
 		"exec":    {"run a WebAssembly module on a node, encrypted and verified", runExec},
+		"attest":  {"get, verify and measure TEE evidence (quote, verify, measure)", runAttest},
+		"receipt": {"check a saved exec receipt offline (verify)", runReceipt},
 		"keygen":  {"create an identity key file", runKeygen},
 		"version": {"print the version", runVersion},
 	}

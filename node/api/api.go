@@ -124,6 +124,7 @@ const (
 	CodeOutOfFuel        = "out_of_fuel"
 	CodePaymentRequired  = "payment_required"
 	CodeBusy             = "busy"
+	CodeRateLimited      = "rate_limited"
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnauthorized     = "unauthorized"

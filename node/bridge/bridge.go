@@ -29,7 +29,17 @@ type Config struct {
 	// MaxBodyBytes caps every request body. Default 16 MiB: a 4 MiB module,
 	// base64 inside the sealed JSON, hex on the wire.
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// APIToken, when set, is required as "Authorization: Bearer <token>"
+	// on every route but GET /healthz.
+	APIToken string
+	// RatePerIP limits requests per second from one client address, with
+	// bursts of RateBurst (default: the rate, at least 1). Zero: no limit.
+	RatePerIP float64
+	RateBurst int
+	// MaxInflightExecutions bounds executions taken in (running or waiting
+	// for the executor); more are shed with 503. Default 64.
+	MaxInflightExecutions int
+	Logger                *slog.Logger
 }
 
 // Server serves the bridge routes.
@@ -39,6 +49,8 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	mux     *http.ServeMux
+	limiter *ipLimiter
+	execs   *admission
 	// methods lists the methods of each routed path, so that a request
 	// with another method gets 405 rather than 404.
 	methods map[string][]string
@@ -60,11 +72,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxInflightExecutions <= 0 {
+		cfg.MaxInflightExecutions = 64
+	}
 	m, err := newMetrics(cfg.Registry, cfg.Enclave)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, enc: cfg.Enclave, log: cfg.Logger, metrics: m, mux: http.NewServeMux(), methods: map[string][]string{}}
+	s := &Server{cfg: cfg, enc: cfg.Enclave, log: cfg.Logger, metrics: m, mux: http.NewServeMux(), methods: map[string][]string{},
+		execs: &admission{max: int64(cfg.MaxInflightExecutions)}}
+	if cfg.RatePerIP > 0 {
+		s.limiter = newIPLimiter(cfg.RatePerIP, cfg.RateBurst)
+	}
 	s.routes()
 	return s, nil
 }
@@ -86,7 +105,7 @@ func (s *Server) routes() {
 }
 
 // Handler returns the bridge's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.guard(s.mux) }
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

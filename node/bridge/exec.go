@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/agentnet/agentnode/enclave"
 	"github.com/agentnet/agentnode/enclave/wasm"
@@ -14,6 +15,11 @@ import (
 // handleExec runs a sealed request: decrypt and validate, (pay), execute
 // once, return the sealed result with its signed commitment.
 func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) error {
+	if !s.execs.enter() {
+		s.metrics.rejected.WithLabelValues("overload").Inc()
+		return errOverloaded(time.Second)
+	}
+	defer s.execs.leave()
 	var req api.ExecRequest
 	if err := s.decodeBody(w, r, &req); err != nil {
 		return err

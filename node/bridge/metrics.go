@@ -15,6 +15,7 @@ type metrics struct {
 	latency    *prometheus.HistogramVec
 	executions *prometheus.CounterVec
 	sessions   prometheus.Counter
+	rejected   *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, enc *enclave.Enclave) (*metrics, error) {
@@ -32,11 +33,14 @@ func newMetrics(reg *prometheus.Registry, enc *enclave.Enclave) (*metrics, error
 		sessions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "agentnode_sessions_created_total", Help: "Sessions opened.",
 		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agentnode_http_rejected_total", Help: "Requests refused before routing or execution, by reason (unauthorized, rate_limit, overload).",
+		}, []string{"reason"}),
 	}
 	live := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "agentnode_sessions", Help: "Sessions held by the enclave.",
 	}, func() float64 { return float64(enc.Sessions()) })
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.executions, m.sessions, live} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.executions, m.sessions, m.rejected, live} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register bridge metrics: %w", err)
 		}

@@ -38,6 +38,8 @@ type Config struct {
 	HTTPClient *http.Client
 	// MaxResponseBytes caps a response body. Default 64 MiB.
 	MaxResponseBytes int64
+	// APIToken is sent as "Authorization: Bearer <token>" when set.
+	APIToken string
 }
 
 // Client talks to one node. It is safe for concurrent use and keeps one
@@ -119,6 +121,9 @@ func (c *Client) get(ctx context.Context, path string, out any) error {
 }
 
 func (c *Client) do(req *http.Request, out any) (http.Header, error) {
+	if c.cfg.APIToken != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.APIToken)
+	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
