@@ -45,6 +45,13 @@ var Exit []byte
 //go:embed testdata/random.wasm
 var Random []byte
 
+// DumpMemory writes its whole first memory page (65,536 bytes) to stdout, having
+// initialised only the 8-byte iovec at offset 0 ({0, 65536}). Fresh WebAssembly memory is
+// zeroed, so any other non-zero byte is data leaked from an earlier instance.
+//
+//go:embed testdata/dump_memory.wasm
+var DumpMemory []byte
+
 // InfiniteLoop spins forever; only the executor's deadline stops it.
 //
 //go:embed testdata/infinite_loop.wasm
@@ -69,6 +76,15 @@ var DeepRecursion []byte
 //
 //go:embed testdata/huge_stdout.wasm
 var HugeStdout []byte
+
+// TableGrow declares a table without a maximum (as Go's linker does), grows it by 1
+// element and then by 2^31 - 1. It exits 0 when the small grow succeeded and the huge one
+// failed, 1 when the small one failed, 2 when the huge one succeeded. A runtime that
+// does not bound tables tries to allocate 16 GiB for it: it is not in [Hostile] for that
+// reason, and must only run on an executor that bounds tables.
+//
+//go:embed testdata/table_grow.wasm
+var TableGrow []byte
 
 // UnknownImport imports env.launch_missiles, a host function no node provides.
 //

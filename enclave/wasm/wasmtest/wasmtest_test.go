@@ -52,6 +52,7 @@ func TestModules(t *testing.T) {
 		{name: "exit 4000000000", wasm: wasmtest.Exit, args: []string{"4000000000"}, exit: 4000000000},
 		{name: "exit none", wasm: wasmtest.Exit},
 		{name: "many funcs", wasm: wasmtest.ManyFuncs(50)},
+		{name: "dump memory", wasm: wasmtest.DumpMemory, want: "\x00\x00\x00\x00\x00\x00\x01\x00" + string(make([]byte, 65536-8))},
 		{name: "oversized", wasm: wasmtest.Oversized(10_000), want: "hello\n"},
 	}
 	for _, tt := range tests {
