@@ -67,7 +67,17 @@ func New(cfg Config) (*Host, error) {
 // Unreachable bootstrap peers are logged, not fatal: the first node of a
 // network has none that answer, and [Host.WaitReady] says when the routing
 // table is usable. A failed start closes whatever it opened.
-func (h *Host) Start(ctx context.Context) (err error) {
+func (h *Host) Start(ctx context.Context) error {
+	if err := h.open(ctx); err != nil {
+		return err
+	}
+	h.connectBootstrap(ctx)
+	return nil
+}
+
+// open starts the host and the DHT under the lock; bootstrap dials happen
+// after it, so that a slow dial never blocks the accessors.
+func (h *Host) open(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
@@ -89,7 +99,6 @@ func (h *Host) Start(ctx context.Context) (err error) {
 	}
 	h.host, h.dht, h.started = lh, d, true
 	h.cfg.Logger.Info("p2p host started", "peer", lh.ID(), "addrs", lh.Addrs())
-	h.connectBootstrap(ctx)
 	return nil
 }
 
@@ -173,13 +182,17 @@ func (h *Host) dhtOptions() []dht.Option {
 
 // connectBootstrap dials every bootstrap peer in parallel, bounded by ctx.
 func (h *Host) connectBootstrap(ctx context.Context) {
+	lh, _, err := h.running()
+	if err != nil {
+		return // closed meanwhile
+	}
 	var wg sync.WaitGroup
 	for _, ai := range h.boot {
-		if ai.ID == h.host.ID() {
+		if ai.ID == lh.ID() {
 			continue
 		}
 		wg.Go(func() {
-			if err := h.host.Connect(ctx, ai); err != nil {
+			if err := lh.Connect(ctx, ai); err != nil {
 				h.cfg.Logger.Warn("dial bootstrap peer", "peer", ai.ID, "err", err)
 			}
 		})

@@ -3,6 +3,7 @@ package card
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -184,6 +185,7 @@ func TestPublisherLifecycle(t *testing.T) {
 func TestPublisherLoopRepublishes(t *testing.T) {
 	f := newFixture(t)
 	r := newMemRouter(Validator{})
+	before := runtime.NumGoroutine()
 	p, err := NewPublisher(r, f.key, f.att, WithLifetime(400*time.Millisecond, 100*time.Millisecond), WithReprovide(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -204,6 +206,12 @@ func TestPublisherLoopRepublishes(t *testing.T) {
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("goroutines %d -> %d after Close", before, n)
 	}
 	if err := p.Publish(context.Background(), Template{Name: "x", Price: Price{Amount: "0"}}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("publish after close: %v", err)
