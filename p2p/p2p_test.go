@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,5 +139,51 @@ func TestNetworkReady(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("private DHT protocol not registered")
+	}
+}
+
+func TestQUICAndLimits(t *testing.T) {
+	cfg := p2ptest.Config(t)
+	cfg.EnableQUIC = true
+	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/udp/0/quic-v1", "/ip4/127.0.0.1/tcp/0"}
+	cfg.UnlimitedResources = false
+	cfg.MaxMemory, cfg.MaxFDs = 256<<20, 256
+	cfg.ConnLow, cfg.ConnHigh = 2, 4
+	cfg.UserAgent = "agentnode/quic-test"
+	a := p2ptest.StartHost(t, cfg)
+	var quicAddr string
+	for _, s := range a.P2PAddrs() {
+		if strings.Contains(s, "/quic-v1/") {
+			quicAddr = s
+		}
+	}
+	if quicAddr == "" {
+		t.Fatalf("no QUIC address in %v", a.P2PAddrs())
+	}
+	bcfg := p2ptest.Config(t)
+	bcfg.EnableQUIC = true
+	bcfg.ListenAddrs = []string{"/ip4/127.0.0.1/udp/0/quic-v1"}
+	bcfg.Bootstrap = []string{quicAddr}
+	b := p2ptest.StartHost(t, bcfg)
+	conns := b.Libp2p().Network().ConnsToPeer(a.ID())
+	if len(conns) == 0 || !strings.Contains(conns[0].RemoteMultiaddr().String(), "quic-v1") {
+		t.Fatalf("no QUIC connection: %v", conns)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.WaitReady(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Identify told b who a is.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, _ := b.Libp2p().Peerstore().Get(a.ID(), "AgentVersion")
+		if v == "agentnode/quic-test" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("user agent %v", v)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
