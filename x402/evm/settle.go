@@ -45,9 +45,11 @@ type SettlerConfig struct {
 	ReceiptTimeout time.Duration
 	// PollInterval is the block polling interval over HTTP. Default 50ms.
 	PollInterval time.Duration
-	// GasLimit, when set, is used for every settlement instead of
-	// eth_estimateGas. Estimation (the default) costs one call but turns
-	// reverts into precise reasons without spending gas.
+	// GasLimit, when set, is the gas limit of every settlement. By default
+	// the first settlement of each token is estimated (eth_estimateGas) and
+	// later ones use the largest estimate seen plus GasMargin: the cost of
+	// transferWithAuthorization barely varies, and the simulation that
+	// turns reverts into reasons already runs in the verification batch.
 	GasLimit uint64
 	// LogLookback is how many blocks back Settle searches for an earlier
 	// settlement of an authorization found used. Default 100000.
@@ -77,6 +79,10 @@ type Settler struct {
 	sendMu     sync.Mutex
 	nonce      uint64
 	nonceKnown bool
+
+	// gasMu guards gasByToken, the largest gas estimate seen per token.
+	gasMu      sync.Mutex
+	gasByToken map[common.Address]uint64
 
 	feeMu  sync.Mutex
 	tip    *big.Int
@@ -140,21 +146,22 @@ func NewSettler(ctx context.Context, cfg SettlerConfig) (*Settler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new settler: read chain id: %w", err)
 	}
-	verifier, err := NewVerifier(VerifierConfig{ChainID: chainID.Uint64(), RPC: cfg.RPC, Now: cfg.Now})
+	verifier, err := NewVerifier(VerifierConfig{ChainID: chainID.Uint64(), RPC: cfg.RPC, Now: cfg.Now, From: addressOf(cfg.Key)})
 	if err != nil {
 		return nil, fmt.Errorf("new settler: %w", err)
 	}
 	settled, _ := lru.New[authKey, settledTx](settledCacheSize)
 	s := &Settler{
-		cfg:      cfg,
-		verifier: verifier,
-		client:   client,
-		abi:      tokenABI(),
-		from:     addressOf(cfg.Key),
-		chainID:  chainID,
-		signer:   types.LatestSignerForChainID(chainID),
-		inflight: make(map[authKey]*flight),
-		settled:  settled,
+		cfg:        cfg,
+		verifier:   verifier,
+		client:     client,
+		abi:        tokenABI(),
+		from:       addressOf(cfg.Key),
+		chainID:    chainID,
+		signer:     types.LatestSignerForChainID(chainID),
+		inflight:   make(map[authKey]*flight),
+		gasByToken: make(map[common.Address]uint64),
+		settled:    settled,
 	}
 	if err := s.syncNonceLocked(ctx); err != nil {
 		return nil, fmt.Errorf("new settler: %w", err)
@@ -250,13 +257,9 @@ func (s *Settler) settle(ctx context.Context, key authKey, c Checked, req x402.P
 		return x402.SettleResponse{}, &Error{Reason: x402.ReasonExactEVMExecuteTransfer, Payer: payer, Err: err}
 	}
 	token := c.Domain.VerifyingContract
-	gas := s.cfg.GasLimit
-	if gas == 0 {
-		est, err := s.client.EstimateGas(ctx, ethereum.CallMsg{From: s.from, To: &token, Data: data})
-		if err != nil {
-			return x402.SettleResponse{}, &Error{Reason: reasonForRevert(err.Error()), Message: "simulate transferWithAuthorization", Payer: payer, Err: err}
-		}
-		gas = est + est/4
+	gas, err := s.gasLimit(ctx, token, data)
+	if err != nil {
+		return x402.SettleResponse{}, &Error{Reason: reasonForRevert(err.Error()), Message: "estimate transferWithAuthorization", Payer: payer, Err: err}
 	}
 	tip, feeCap, err := s.fees(ctx)
 	if err != nil {
@@ -269,6 +272,31 @@ func (s *Settler) settle(ctx context.Context, key authKey, c Checked, req x402.P
 	s.settled.Add(key, settledTx{tx: tx.Hash(), digest: digest})
 	s.cfg.Logger.Debug("settlement sent", "tx", tx.Hash(), "payer", payer, "nonce", tx.Nonce())
 	return s.await(ctx, key, tx.Hash(), c, req)
+}
+
+// GasMargin is added to the cached gas estimate of a token's
+// transferWithAuthorization: it covers the dearer first write of a new
+// recipient's balance. Unused gas is not charged.
+const GasMargin = 50_000
+
+func (s *Settler) gasLimit(ctx context.Context, token common.Address, data []byte) (uint64, error) {
+	if s.cfg.GasLimit != 0 {
+		return s.cfg.GasLimit, nil
+	}
+	s.gasMu.Lock()
+	cached := s.gasByToken[token]
+	s.gasMu.Unlock()
+	if cached != 0 {
+		return cached + GasMargin, nil
+	}
+	est, err := s.client.EstimateGas(ctx, ethereum.CallMsg{From: s.from, To: &token, Data: data})
+	if err != nil {
+		return 0, err
+	}
+	s.gasMu.Lock()
+	s.gasByToken[token] = max(s.gasByToken[token], est)
+	s.gasMu.Unlock()
+	return est + GasMargin, nil
 }
 
 // send signs tx with the next account nonce and submits it; on a nonce

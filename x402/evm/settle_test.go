@@ -216,3 +216,36 @@ func TestSettleCanceledAuthorization(t *testing.T) {
 		t.Fatalf("settle with used nonce = %+v, %v", resp, err)
 	}
 }
+
+// The verification batch simulates the transfer, so what only the chain
+// knows is caught before anything is sent: here its clock, run ahead by a
+// burst of blocks, has passed an authorization the wall clock still
+// accepts.
+func TestVerifySimulatesOnChainClock(t *testing.T) {
+	env := x402test.NewEnv(t, chain.Config{BlockPeriod: -1})
+	s := newSettler(t, env, false)
+	ctx := context.Background()
+	for i := 0; i < 25; i++ { // one block each: the chain clock gains 25s
+		env.NewPayer(t, big.NewInt(1))
+	}
+	if _, head := env.Chain.Head(); time.Until(head) < 15*time.Second {
+		t.Skipf("chain clock only %v ahead", time.Until(head))
+	}
+	req := env.Requirements("10000")
+	now := time.Now()
+	p, _ := evm.Sign(env.PayerKey, req, evm.WithValidity(now.Add(-time.Minute), now.Add(10*time.Second)))
+	if _, err := s.Verifier().Check(p, req); err != nil {
+		t.Fatalf("local check: %v", err)
+	}
+	before := env.Balance(t, env.PayTo)
+	if _, err := s.Verifier().Verify(ctx, p, req); reason(err) != x402.ReasonExactEVMValidBefore {
+		t.Fatalf("verify: %v", err)
+	}
+	resp, err := s.Settle(ctx, p, req)
+	if err != nil || resp.Success || resp.ErrorReason != x402.ReasonExactEVMValidBefore {
+		t.Fatalf("settle = %+v, %v", resp, err)
+	}
+	if env.Balance(t, env.PayTo).Cmp(before) != 0 {
+		t.Fatal("funds moved")
+	}
+}

@@ -32,6 +32,10 @@ type VerifierConfig struct {
 	RPC *rpc.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// From is the account Verify simulates transferWithAuthorization from
+	// (the facilitator's gas key); the zero address works for EIP-3009
+	// tokens, which do not restrict the submitter.
+	From common.Address
 }
 
 // Verifier checks exact-scheme payments the way an x402 facilitator does.
@@ -42,6 +46,7 @@ type Verifier struct {
 	rpc     *rpc.Client
 	now     func() time.Time
 	abi     abi.ABI
+	from    common.Address
 
 	// domains caches each token's on-chain name() and version(), which
 	// never change, so verification costs two eth_calls, batched.
@@ -58,7 +63,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Verifier{chainID: cfg.ChainID, network: x402.EIP155(cfg.ChainID), rpc: cfg.RPC, now: cfg.Now, abi: tokenABI()}, nil
+	return &Verifier{chainID: cfg.ChainID, network: x402.EIP155(cfg.ChainID), rpc: cfg.RPC, now: cfg.Now, abi: tokenABI(), from: cfg.From}, nil
 }
 
 // Network returns the CAIP-2 id of the verifier's chain.
@@ -193,7 +198,9 @@ func (v *Verifier) checkTime(c Checked) error {
 
 // Verify runs Check, then reads the token through one batch of eth_calls:
 // its name() and version() against the signed domain (cached), the
-// payer's balanceOf and the nonce's authorizationState.
+// payer's balanceOf, the nonce's authorizationState, and a simulation of
+// transferWithAuthorization itself at the head block (which catches what
+// only the chain knows, such as its clock).
 func (v *Verifier) Verify(ctx context.Context, p x402.PaymentPayload, req x402.PaymentRequirements) (Checked, error) {
 	c, err := v.Check(p, req)
 	if err != nil {
@@ -214,6 +221,7 @@ type tokenState struct {
 	used    bool
 	balance *uint256.Int
 	domain  tokenDomain
+	simErr  error // the simulated transfer's revert, if any
 }
 
 func (st tokenState) check(c Checked) error {
@@ -227,6 +235,8 @@ func (st tokenState) check(c Checked) error {
 		return &Error{Reason: x402.ReasonExactEVMNonceUsed, Message: "authorization nonce already used or canceled", Payer: payer}
 	case st.balance.Lt(c.Value):
 		return &Error{Reason: x402.ReasonExactEVMInsufficientBalance, Message: fmt.Sprintf("balance %s < %s", st.balance.Dec(), c.Value.Dec()), Payer: payer}
+	case st.simErr != nil:
+		return &Error{Reason: reasonForRevert(st.simErr.Error()), Message: "simulate transferWithAuthorization", Payer: payer, Err: st.simErr}
 	}
 	return nil
 }
@@ -239,10 +249,14 @@ func (v *Verifier) state(ctx context.Context, c Checked) (tokenState, error) {
 	}
 	token := c.Domain.VerifyingContract
 	call := func(data []byte, out *hexutil.Bytes) rpc.BatchElem {
-		return rpc.BatchElem{Method: "eth_call", Args: []any{map[string]any{"to": token, "data": hexutil.Bytes(data)}, "latest"}, Result: out}
+		return rpc.BatchElem{Method: "eth_call", Args: []any{map[string]any{"from": v.from, "to": token, "data": hexutil.Bytes(data)}, "latest"}, Result: out}
 	}
-	var used, bal, name, version hexutil.Bytes
-	batch := []rpc.BatchElem{call(packAuthorizationState(c.From, c.Nonce), &used), call(packBalanceOf(c.From), &bal)}
+	transfer, err := packTransfer(v.abi, c.Authorization, c.Signature)
+	if err != nil {
+		return tokenState{}, &Error{Reason: x402.ReasonExactEVMPayload, Payer: payer, Err: err}
+	}
+	var used, bal, sim, name, version hexutil.Bytes
+	batch := []rpc.BatchElem{call(packAuthorizationState(c.From, c.Nonce), &used), call(packBalanceOf(c.From), &bal), call(transfer, &sim)}
 	cached, haveDomain := v.domains.Load(token)
 	if !haveDomain {
 		batch = append(batch, call(selName, &name), call(selVersion, &version))
@@ -254,8 +268,7 @@ func (v *Verifier) state(ctx context.Context, c Checked) (tokenState, error) {
 		// A token without authorizationState (or no contract at all).
 		return tokenState{}, &Error{Reason: x402.ReasonExactEVMEIP3009NotSupported, Message: fmt.Sprintf("token %s has no authorizationState", token.Hex()), Payer: payer, Err: batch[0].Error}
 	}
-	st := tokenState{}
-	var err error
+	st := tokenState{simErr: batch[2].Error}
 	if st.used, err = decodeBool(used); err != nil {
 		return tokenState{}, &Error{Reason: x402.ReasonExactEVMCheckNonce, Payer: payer, Err: err}
 	}
@@ -270,10 +283,10 @@ func (v *Verifier) state(ctx context.Context, c Checked) (tokenState, error) {
 	} else {
 		// A token without name() or version() leaves that part unchecked;
 		// the signature then fails on chain if the domain is wrong.
-		if batch[2].Error == nil {
+		if batch[3].Error == nil {
 			st.domain.name, _ = decodeString(v.abi, "name", name)
 		}
-		if batch[3].Error == nil {
+		if batch[4].Error == nil {
 			st.domain.version, _ = decodeString(v.abi, "version", version)
 		}
 		v.domains.Store(token, st.domain)
