@@ -21,8 +21,8 @@ import (
 )
 
 // attestCmd is `agentnode attest`. tee says where quote and measure look
-// for the machine's TEE; the zero value looks at the kernel's interfaces,
-// tests point it at fakes.
+// for the machine's TEE; the zero value looks at the kernel's interfaces
+// for TDX or SEV-SNP (never the simulator), tests point it at fakes.
 type attestCmd struct {
 	tee detect.Config
 }
@@ -78,7 +78,7 @@ func (a attestCmd) quote(ctx context.Context, args []string, stdout, stderr io.W
 	} else if _, err := rand.Read(rd[:]); err != nil {
 		return fail("report data: %v", err)
 	}
-	att, err := detect.Open(a.teeConfig())
+	att, err := detect.Open(a.tee)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -96,16 +96,6 @@ func (a attestCmd) quote(ctx context.Context, args []string, stdout, stderr io.W
 	fmt.Fprintf(stderr, "platform: %s\nreport_data: %s\n", ev.Platform, rd)
 	fmt.Fprintf(stdout, "%x\n", ev.Quote)
 	return 0
-}
-
-// teeConfig is a.tee for a TEE the machine must have: "auto" finds TDX or
-// SEV-SNP and never the simulator.
-func (a attestCmd) teeConfig() detect.Config {
-	c := a.tee
-	if c.TEE == "" {
-		c.TEE = detect.ModeAuto
-	}
-	return c
 }
 
 func attestVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -201,7 +191,7 @@ func (a attestCmd) measure(ctx context.Context, args []string, stdout, stderr io
 		return fail("%v", err)
 	}
 	var claims *attest.Claims
-	att, teeErr := detect.Open(a.teeConfig())
+	att, teeErr := detect.Open(a.tee)
 	if teeErr == nil {
 		var rd attest.ReportData
 		if _, err := rand.Read(rd[:]); err != nil {

@@ -100,6 +100,15 @@ func TestAttestVerifyTDXSample(t *testing.T) {
 	code, out, errOut := runCmd(t, "attest", "verify", "--quote", raw, "--at", sampleAt, "--report-data", string(other))
 	oneLineFailure(t, code, out, errOut, "report data does not match")
 
+	code, out, errOut = runCmd(t, "attest", "verify", "--quote", writeFile(t, "q", flipped(tdxdata.RawQuote, 0x27C+5)), "--at", sampleAt, "--json")
+	var rejected struct {
+		Verified bool   `json:"verified"`
+		Error    string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(out), &rejected); err != nil || code != 1 || rejected.Verified || !strings.Contains(rejected.Error, "signature") || errOut == "" {
+		t.Errorf("--json rejection: exit %d, %v, stdout %q, stderr %q", code, err, out, errOut)
+	}
+
 	for _, tc := range []struct {
 		name  string
 		quote []byte
