@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
+	"maps"
 	"math/big"
 	"reflect"
 	"slices"
@@ -74,6 +74,35 @@ func toValue(v any, g *guard, depth int) (starlark.Value, error) {
 		return starlark.String(v), charge(int64(len(v)))
 	case []byte:
 		return starlark.Bytes(v), charge(int64(len(v)))
+	case []any:
+		if err := charge(int64(len(v)) * elemBytes); err != nil {
+			return nil, err
+		}
+		elems := make([]starlark.Value, len(v))
+		for i, x := range v {
+			sx, err := toValue(x, g, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			elems[i] = sx
+		}
+		return starlark.NewList(elems), nil
+	case map[string]any:
+		if err := charge(int64(len(v)) * dictItemBytes); err != nil {
+			return nil, err
+		}
+		keys := slices.Sorted(maps.Keys(v))
+		d := starlark.NewDict(len(keys))
+		for _, k := range keys {
+			x, err := toValue(v[k], g, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			if err := d.SetKey(starlark.String(k), x); err != nil {
+				return nil, err
+			}
+		}
+		return d, checkFlood(d)
 	}
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
@@ -105,29 +134,33 @@ func toValue(v any, g *guard, depth int) (starlark.Value, error) {
 			if err != nil {
 				return nil, err
 			}
-			key := starlark.String(k.String())
-			if g != nil {
-				// Keys from outside can be chosen to collide; check them
-				// like the script's own inserts.
-				if err := g.storeKeyNoThread(key); err != nil {
-					return nil, err
-				}
-			}
-			if err := d.SetKey(key, x); err != nil {
+			if err := d.SetKey(starlark.String(k.String()), x); err != nil {
 				return nil, err
 			}
 		}
-		return d, nil
+		return d, checkFlood(d)
 	}
 	return nil, fmt.Errorf("unsupported Go type %T: %w", v, ErrConvert)
 }
 
-// storeKeyNoThread is storeKey for conversions, which run before the
-// script's thread starts.
-func (g *guard) storeKeyNoThread(k starlark.Value) error {
-	var th starlark.Thread
-	th.SetMaxExecutionSteps(math.MaxUint64)
-	return g.storeKey(&th, k)
+// checkFlood rejects a converted dict whose keys, chosen outside the
+// sandbox, collide on purpose: more than maxCollisions keys of one hash
+// make every lookup in it a scan. Dicts that small cannot flood.
+func checkFlood(d *starlark.Dict) error {
+	if d.Len() <= maxCollisions {
+		return nil
+	}
+	counts := make(map[uint32]int, d.Len())
+	for k := range d.Entries() {
+		h, err := k.Hash()
+		if err != nil {
+			return err
+		}
+		if counts[h]++; counts[h] > maxCollisions {
+			return limitf(ErrSteps, "more than %d keys of a dict argument share one hash value (hash flooding)", maxCollisions)
+		}
+	}
+	return nil
 }
 
 func parseNumber(s string) (any, error) {
