@@ -78,6 +78,10 @@ type Config struct {
 	// Attester, when set, replaces the TEE selected by TEE: tests use it
 	// to run a node on a fake TDX or SNP provider.
 	Attester attest.Attester `toml:"-"`
+	// Verifiers, when set, replaces the verifiers (vendor roots) the node
+	// checks its own evidence with at start: a test whose Attester signs
+	// with fake roots passes verifiers that trust them.
+	Verifiers attest.Verifiers `toml:"-"`
 }
 
 // Duration is a time.Duration written in TOML as a string like "90s".
