@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum"
@@ -99,6 +100,7 @@ type Settler struct {
 	settled *lru.Cache[authKey, settledTx]
 
 	closeOnce sync.Once
+	closed    atomic.Bool
 }
 
 type authKey struct {
@@ -181,7 +183,10 @@ func (s *Settler) Network() x402.Network { return s.verifier.network }
 
 // Close stops the receipt watcher; waiting Settle calls return ErrClosed.
 func (s *Settler) Close() error {
-	s.closeOnce.Do(s.watcher.close)
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.watcher.close()
+	})
 	return nil
 }
 
@@ -200,6 +205,9 @@ func (s *Settler) Settle(ctx context.Context, p x402.PaymentPayload, req x402.Pa
 			return x402.SettleResponse{Success: false, ErrorReason: e.Reason, ErrorMessage: e.Error(), Payer: e.Payer, Network: req.Network}, nil
 		}
 		return x402.SettleResponse{}, err
+	}
+	if s.closed.Load() {
+		return x402.SettleResponse{}, fmt.Errorf("settle: %w", ErrClosed)
 	}
 	c, err := s.verifier.parse(p, req)
 	if err != nil {

@@ -2,6 +2,7 @@ package evm_test
 
 import (
 	"context"
+	"errors"
 	"math/big"
 	"sync"
 	"testing"
@@ -244,6 +245,23 @@ func TestVerifySimulatesOnChainClock(t *testing.T) {
 	resp, err := s.Settle(ctx, p, req)
 	if err != nil || resp.Success || resp.ErrorReason != x402.ReasonExactEVMValidBefore {
 		t.Fatalf("settle = %+v, %v", resp, err)
+	}
+	if env.Balance(t, env.PayTo).Cmp(before) != 0 {
+		t.Fatal("funds moved")
+	}
+}
+
+func TestSettleAfterClose(t *testing.T) {
+	env := x402test.NewEnv(t, chain.Config{})
+	s := newSettler(t, env, false)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req := env.Requirements("1")
+	p, _ := evm.Sign(env.PayerKey, req)
+	before := env.Balance(t, env.PayTo)
+	if _, err := s.Settle(context.Background(), p, req); !errors.Is(err, evm.ErrClosed) {
+		t.Fatalf("settle after close: %v", err)
 	}
 	if env.Balance(t, env.PayTo).Cmp(before) != 0 {
 		t.Fatal("funds moved")

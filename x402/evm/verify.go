@@ -298,6 +298,9 @@ func (v *Verifier) state(ctx context.Context, c Checked) (tokenState, error) {
 // which the test token shares) to the SDK reason.
 func reasonForRevert(msg string) string {
 	switch m := strings.ToLower(msg); {
+	case strings.Contains(m, "insufficient funds for gas"), strings.Contains(m, "intrinsic gas"):
+		// The facilitator's own gas key, not the payer.
+		return x402.ReasonExactEVMExecuteTransfer
 	case strings.Contains(m, "not yet valid"):
 		return x402.ReasonExactEVMValidAfter
 	case strings.Contains(m, "expired"):
