@@ -39,7 +39,9 @@ type Config struct {
 	// MaxInflightExecutions bounds executions taken in (running or waiting
 	// for the executor); more are shed with 503. Default 64.
 	MaxInflightExecutions int
-	Logger                *slog.Logger
+	// Payments charges for executions; nil means free.
+	Payments Payments
+	Logger   *slog.Logger
 }
 
 // Server serves the bridge routes.

@@ -52,10 +52,22 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) error {
 			return &Error{Status: http.StatusUnauthorized, Code: api.CodeSessionNotFound, Message: "public_key is not this session's client key"}
 		}
 	}
-	receipt, err := s.enc.Run(r.Context(), job, enclave.RunOptions{Attest: req.AttestResult})
-	s.metrics.execution(err)
+	ch, err := s.charge(r.Context(), r.Header, r.URL.Path, job)
 	if err != nil {
 		return err
+	}
+	receipt, err := s.enc.Run(r.Context(), job, enclave.RunOptions{Payment: ch.Ref(), Attest: req.AttestResult})
+	s.metrics.execution(err)
+	if err != nil {
+		hdr, abortErr := ch.Abort(r.Context(), ranAndFailed(err))
+		return withHeader(errors.Join(err, abortErr), hdr)
+	}
+	payment, hdr, err := ch.Settle(r.Context())
+	if err != nil {
+		return err
+	}
+	for k, v := range hdr {
+		w.Header()[k] = v
 	}
 	resp := api.ExecResponse{
 		SessionID:        receipt.SessionID.String(),
@@ -69,6 +81,7 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) error {
 	if receipt.Evidence != nil {
 		resp.ResultQuote = hex.EncodeToString(receipt.Evidence.Quote)
 	}
+	resp.Payment = payment
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
@@ -88,4 +101,26 @@ func outcome(err error) string {
 		return "replay"
 	}
 	return "error"
+}
+
+// ranAndFailed reports whether a failed Run did work before failing (the
+// guest trapped, timed out, wrote too much) rather than being refused
+// before it started (replay, expired session, cancelled while queued).
+func ranAndFailed(err error) bool {
+	return errors.Is(err, wasm.ErrTrap) || errors.Is(err, wasm.ErrTimeout) || errors.Is(err, wasm.ErrOutputTooLarge)
+}
+
+// withHeader attaches response headers to an error's answer.
+func withHeader(err error, hdr http.Header) error {
+	if len(hdr) == 0 {
+		return err
+	}
+	e := errorFor(err)
+	if e.Header == nil {
+		e.Header = http.Header{}
+	}
+	for k, v := range hdr {
+		e.Header[k] = v
+	}
+	return e
 }
