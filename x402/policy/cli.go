@@ -51,8 +51,9 @@ func (r CheckReport) String() string {
 		}
 		failed++
 		fmt.Fprintf(&b, "FAIL %s: %v\n", t.Name, t.Err)
-		if t.Err.Backtrace != "" {
-			for _, line := range strings.Split(strings.TrimSpace(t.Err.Backtrace), "\n") {
+		// A backtrace of one frame repeats the position: show deeper ones.
+		if lines := strings.Split(strings.TrimSpace(t.Err.Backtrace), "\n"); len(lines) > 1 {
+			for _, line := range lines {
 				fmt.Fprintf(&b, "    %s\n", line)
 			}
 		}
