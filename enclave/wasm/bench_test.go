@@ -56,3 +56,29 @@ func BenchmarkExecHelloParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCompileHit measures Compile of a module already in the cache: size check,
+// SHA-256 of the bytes and an LRU lookup.
+func BenchmarkCompileHit(b *testing.B) {
+	e, _ := benchExecutor(b)
+	ctx := context.Background()
+	b.SetBytes(int64(len(wasmtest.Hello)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Compile(ctx, wasmtest.Hello); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScanManyFuncs measures the admission scan on a module with 20,000 functions.
+func BenchmarkScanManyFuncs(b *testing.B) {
+	wasm := wasmtest.ManyFuncs(20_000)
+	b.SetBytes(int64(len(wasm)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := scanModule(wasm); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

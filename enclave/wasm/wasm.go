@@ -72,8 +72,9 @@ type Config struct {
 	// MaxModuleBytes caps the size of a module given to Compile. Default 4 MiB.
 	MaxModuleBytes int
 
-	// MaxConcurrent bounds the runs executing at once; further runs wait for a slot as
-	// long as their context allows. Default 2 × GOMAXPROCS.
+	// MaxConcurrent bounds the runs and compilations executing at once (compiling is
+	// the costliest thing a request can cause); further calls wait for a slot as long as
+	// their context allows. Cache hits of Compile need no slot. Default 2 × GOMAXPROCS.
 	MaxConcurrent int
 
 	// CacheDir, when set, persists compiled machine code across restarts (wazero's file
@@ -165,7 +166,10 @@ func (c Config) validate() error {
 // their signatures, join the import allow-list of Compile.
 //
 // Host functions run on the guest's goroutine, may be called by many guests at once,
-// and receive the run's context: a blocking host function must honour it.
+// and receive the run's context: a blocking host function must honour it. To end a
+// guest, panic with a *sys.ExitError (as proc_exit does); never close a guest module
+// from another goroutine, because its memory returns to a pool when it closes. Views of
+// guest memory (api.Memory.Read) must not outlive the host call.
 type HostModule interface {
 	// Name is the import module name guests use; not empty, not wasi_snapshot_preview1,
 	// unique within a Config.
