@@ -69,11 +69,17 @@ type compileCall struct {
 }
 
 // Compile admits a module: it checks the size cap (ErrModuleTooLarge), hashes the bytes
-// and returns the cached Module for that hash at once if there is one. Otherwise it
-// compiles the module to machine code (reading Config.CacheDir when set) and checks that
-// it is a WASI command importing only functions this node provides; anything else is
-// ErrInvalidModule with the reason. Compilation itself is not interruptible; ctx bounds
-// the wait for a concurrent compilation of the same bytes.
+// and returns the cached Module for that hash at once if there is one. Otherwise, holding
+// a slot (Config.MaxConcurrent), it scans the binary's structure, compiles it to machine
+// code (reading Config.CacheDir when set) and checks that it is a WASI command importing
+// only functions this node provides; anything else is ErrInvalidModule with a one-line
+// reason.
+//
+// The scan refuses encodings beyond WebAssembly 2.0 and modules over the limits browsers
+// agree on (1,000,000 functions, 50,000 locals per function, ...), and gives every table
+// without a maximum the maximum 1,048,576 elements, as the memory limit does for
+// memories. Compilation itself is not interruptible; ctx bounds the waits for a slot and
+// for a concurrent compilation of the same bytes.
 func (e *Executor) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	if len(wasm) > e.cfg.MaxModuleBytes {
 		return nil, fmt.Errorf("compile module: %w: %d bytes, over the limit of %d",

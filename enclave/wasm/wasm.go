@@ -9,6 +9,11 @@
 // pages, wall-clock time and output size, and a compiled module may run on many
 // goroutines at once.
 //
+// Admission is strict because wazero trusts its input: Compile scans a binary's
+// structure before wazero decodes it (wazero sizes its tables from declared counts, so a
+// 16-byte module could make it allocate gigabytes) and bounds tables, which the memory
+// limit does not cover.
+//
 // The node plugs further host modules in through [Config.HostModules] (the agent-to-agent
 // ABI, fuel metering); their names join the import allow-list.
 package wasm
