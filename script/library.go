@@ -250,6 +250,10 @@ func estPrint(g *guard, th *starlark.Thread, _ starlark.Value, args starlark.Tup
 		}
 		total += n + 16
 	}
+	// The separator is written between every two arguments.
+	if sep, ok := kwarg(kwargs, "sep").(starlark.String); ok {
+		total += satMul(int64(len(sep)), int64(max(len(args)-1, 0)))
+	}
 	return g.charge(th, total/bytesPerStep, total, "formatting a message")
 }
 

@@ -68,7 +68,7 @@ func estFormat(g *guard, th *starlark.Thread, recv starlark.Value, args starlark
 		vals = append(vals, kv[1])
 	}
 	for _, v := range vals {
-		n, err := g.reprBytes(th, v, true)
+		n, err := g.reprBytes(th, v, false) // a field may use !r
 		if err != nil {
 			return err
 		}

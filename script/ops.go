@@ -255,7 +255,7 @@ func (g *guard) format(th *starlark.Thread, f string, args starlark.Value) error
 		}
 	}
 	for _, v := range vals {
-		n, err := g.reprBytes(th, v, true)
+		n, err := g.reprBytes(th, v, false) // a directive may be %r
 		if err != nil {
 			return err
 		}
@@ -331,8 +331,10 @@ func builtinSlice(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		n = int64((start - end - step - 1) / -step)
 	}
 	var bytes int64
-	switch x.(type) {
-	case starlark.String, starlark.Bytes:
+	switch {
+	case x.Type() == "range":
+		n = 0 // a slice of a range is a range
+	case isStringy(x):
 		if step != 1 {
 			bytes = n // a step of 1 shares the string's memory
 		}
@@ -343,6 +345,14 @@ func builtinSlice(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		return nil, err
 	}
 	return x.Slice(start, end, step), nil
+}
+
+func isStringy(v starlark.Value) bool {
+	switch v.(type) {
+	case starlark.String, starlark.Bytes:
+		return true
+	}
+	return false
 }
 
 // sliceIndices mirrors go.starlark.net's slice index rules.

@@ -101,6 +101,8 @@ func TestLimitsStopBombs(t *testing.T) {
 		{"star args", "def f(*a):\n    return len(a)\ndef main():\n    l = list(range(500000))\n    n = 0\n    for i in range(10000):\n        n += f(*l)\n", ErrMemory, 7},
 		{"dict items copies", "def main():\n    d = {i: i for i in range(20000)}\n    keep = []\n    for i in range(1000):\n        keep.append(d.items())\n", ErrMemory, 5},
 		{"print flood", "def main():\n    s = 'a' * 1000000\n    for i in range(100):\n        print(s, s, s, s)\n", ErrMemory, 4},
+		{"print separator", "def main():\n    sep = 'x' * 10000\n    print(sep = sep, *list(range(10000)))\n", ErrMemory, 3},
+		{"fail separator", "def main():\n    fail(sep = 'x' * 10000, *list(range(10000)))\n", ErrMemory, 2},
 		{"dict union doubling", "def main():\n    d = {i: i for i in range(1000)}\n    keep = []\n    for i in range(10000):\n        keep.append(d | d)\n", ErrMemory, 5},
 	}
 	for _, c := range cases {
@@ -240,7 +242,9 @@ func TestSemanticsPreserved(t *testing.T) {
 		"x = [0]\ni = 0\nwhile i < 5:\n    x[0] += i\n    i += 1\nresult = x",
 		"result = (-(1 << 100)) * 3 + (1 << 64) - ~5",
 		"result = [i for i in 'héllo'.codepoints()] + list(b'ab'.elems()) + list('ab'.elem_ords())",
-		"result = 'xyz'.find('y') + 'xyz'.count('z') + len('abc'.partition('b')) + ('a' if 'abc'.startswith(('x', 'a')) else 'b').count('a')",
+		"result = (list(range(10)[2:8:3]), len(range(1 << 40)[1:]), range(5)[::-1][0])",
+		"result = '%r|{!r}'.format('a') % ('q',)",
+				"result = 'xyz'.find('y') + 'xyz'.count('z') + len('abc'.partition('b')) + ('a' if 'abc'.startswith(('x', 'a')) else 'b').count('a')",
 	}
 	for _, src := range snippets {
 		plainTh := &starlark.Thread{}
