@@ -244,7 +244,7 @@ func TestSemanticsPreserved(t *testing.T) {
 		"result = [i for i in 'héllo'.codepoints()] + list(b'ab'.elems()) + list('ab'.elem_ords())",
 		"result = (list(range(10)[2:8:3]), len(range(1 << 40)[1:]), range(5)[::-1][0])",
 		"result = '%r|{!r}'.format('a') % ('q',)",
-				"result = 'xyz'.find('y') + 'xyz'.count('z') + len('abc'.partition('b')) + ('a' if 'abc'.startswith(('x', 'a')) else 'b').count('a')",
+		"result = 'xyz'.find('y') + 'xyz'.count('z') + len('abc'.partition('b')) + ('a' if 'abc'.startswith(('x', 'a')) else 'b').count('a')",
 	}
 	for _, src := range snippets {
 		plainTh := &starlark.Thread{}
