@@ -109,13 +109,15 @@ func TestOpenLoadsAppPath(t *testing.T) {
 func TestOpenRefusesBrokenAgentDirs(t *testing.T) {
 	e := newExecutor(t)
 	for name, write := range map[string]func(dir string){
-		"name mismatch":    func(d string) { writeAgent(t, d, "a", manifest("b", "x"), wasmtest.Hello) },
-		"no module":        func(d string) { writeAgent(t, d, "a", manifest("a", "x"), nil) },
-		"no manifest":      func(d string) { writeAgent(t, d, "a", nil, wasmtest.Hello) },
-		"bad manifest":     func(d string) { writeAgent(t, d, "a", []byte("name = \"a\"\nbogus = 1"), wasmtest.Hello) },
-		"invalid module":   func(d string) { writeAgent(t, d, "a", manifest("a", "x"), wasmtest.Truncated) },
-		"not a command":    func(d string) { writeAgent(t, d, "a", manifest("a", "x"), wasmtest.NoStart) },
-		"timeout too long": func(d string) { writeAgent(t, d, "a", []byte("name = \"a\"\ndescription = \"x\"\n[limits]\ntimeout = \"1m\""), wasmtest.Hello) },
+		"name mismatch":  func(d string) { writeAgent(t, d, "a", manifest("b", "x"), wasmtest.Hello) },
+		"no module":      func(d string) { writeAgent(t, d, "a", manifest("a", "x"), nil) },
+		"no manifest":    func(d string) { writeAgent(t, d, "a", nil, wasmtest.Hello) },
+		"bad manifest":   func(d string) { writeAgent(t, d, "a", []byte("name = \"a\"\nbogus = 1"), wasmtest.Hello) },
+		"invalid module": func(d string) { writeAgent(t, d, "a", manifest("a", "x"), wasmtest.Truncated) },
+		"not a command":  func(d string) { writeAgent(t, d, "a", manifest("a", "x"), wasmtest.NoStart) },
+		"timeout too long": func(d string) {
+			writeAgent(t, d, "a", []byte("name = \"a\"\ndescription = \"x\"\n[limits]\ntimeout = \"1m\""), wasmtest.Hello)
+		},
 	} {
 		dir := t.TempDir()
 		write(dir)
