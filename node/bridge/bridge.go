@@ -41,7 +41,13 @@ type Config struct {
 	MaxInflightExecutions int
 	// Payments charges for executions; nil means free.
 	Payments Payments
-	Logger   *slog.Logger
+	// Agents is the node's agent directory (deploy, list, withdraw, and
+	// per-agent limits); nil answers those routes 503.
+	Agents Agents
+	// Network is the p2p network (search, peers, remote calls); nil when
+	// p2p is off, which those routes answer with 503 p2p_disabled.
+	Network Network
+	Logger  *slog.Logger
 }
 
 // Server serves the bridge routes.
@@ -96,10 +102,16 @@ func (s *Server) routes() {
 	s.handle("POST /encrypt/create_keypair", s.handleCreateKeypair(false))
 	s.handle("POST /verifiable/encrypt/create_keypair", s.handleCreateKeypair(true))
 	s.handle("POST /x402_execute/verifiable/wasm", s.handleExec)
+	s.handle("POST /search", s.handleSearch)
+	s.handle("POST /agent/deploy", s.handleDeploy)
 
 	// Node routes.
 	s.handle("GET /healthz", s.handleHealth)
 	s.handle("GET /v1/node", s.handleNode)
+	s.handle("GET /v1/agents", s.handleAgents)
+	s.handle("DELETE /v1/agents/{name}", s.handleWithdraw)
+	s.handle("POST /v1/agents/{peer}/{name}/call", s.handleCall)
+	s.handle("GET /v1/peers", s.handlePeers)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
 	s.methods["/metrics"] = []string{"GET"}
 

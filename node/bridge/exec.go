@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -12,62 +13,80 @@ import (
 	"github.com/agentnet/agentnode/node/api"
 )
 
-// handleExec runs a sealed request: decrypt and validate, (pay), execute
-// once, return the sealed result with its signed commitment.
+// handleExec is POST /x402_execute/verifiable/wasm, the HTTP face of exec.
 func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	rep, err := s.exec(r.Context(), Call{Header: r.Header, Body: body, Resource: r.URL.Path})
+	if err != nil {
+		return err
+	}
+	rep.write(w)
+	return nil
+}
+
+// exec runs a sealed request: decrypt and validate, (pay), execute once,
+// return the sealed result with its signed commitment. It is the one code
+// path of the HTTP route and of the p2p exec stream ([Server.Exec]).
+func (s *Server) exec(ctx context.Context, call Call) (*Reply, error) {
 	if !s.execs.enter() {
 		s.metrics.rejected.WithLabelValues("overload").Inc()
-		return errOverloaded(time.Second)
+		return nil, errOverloaded(time.Second)
 	}
 	defer s.execs.leave()
 	var req api.ExecRequest
-	if err := s.decodeBody(w, r, &req); err != nil {
-		return err
+	if err := s.decodeJSON(call.Body, &req); err != nil {
+		return nil, err
 	}
 	sid, err := decodeID("session_id", req.SessionID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rid, err := decodeID("request_id", req.RequestID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sealed, err := decodeHex("encrypted_request", req.EncryptedRequest)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(sealed) == 0 {
-		return &Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: "field encrypted_request is empty"}
+		return nil, &Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: "field encrypted_request is empty"}
 	}
-	job, err := s.enc.OpenRequest(r.Context(), sid, rid, sealed)
+	job, err := s.enc.OpenRequest(ctx, sid, rid, sealed)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if call.AgentsOnly && job.Agent() == "" {
+		return nil, &Error{Status: http.StatusForbidden, Code: api.CodeAgentsOnly,
+			Message: "this node runs only its deployed agents for network peers; name an agent instead of sending a module"}
 	}
 	if req.PublicKey != "" {
 		pk, err := decodeHex("public_key", req.PublicKey)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !bytes.Equal(pk, job.ClientKey()) {
-			return &Error{Status: http.StatusUnauthorized, Code: api.CodeSessionNotFound, Message: "public_key is not this session's client key"}
+			return nil, &Error{Status: http.StatusUnauthorized, Code: api.CodeSessionNotFound, Message: "public_key is not this session's client key"}
 		}
 	}
-	ch, err := s.charge(r.Context(), r.Header, r.URL.Path, job)
+	ch, err := s.charge(ctx, call.Header, call.Resource, job)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	receipt, err := s.enc.Run(r.Context(), job, enclave.RunOptions{Payment: ch.Ref(), Attest: req.AttestResult})
+	runCtx, cancel := s.agentLimit(ctx, job.Agent())
+	receipt, err := s.enc.Run(runCtx, job, enclave.RunOptions{Payment: ch.Ref(), Attest: req.AttestResult})
+	cancel()
 	s.metrics.execution(err)
 	if err != nil {
-		hdr, abortErr := ch.Abort(r.Context(), ranAndFailed(err))
-		return withHeader(errors.Join(err, abortErr), hdr)
+		hdr, abortErr := ch.Abort(ctx, ranAndFailed(err))
+		return nil, withHeader(errors.Join(err, abortErr), hdr)
 	}
-	payment, hdr, err := ch.Settle(r.Context())
+	payment, hdr, err := ch.Settle(ctx)
 	if err != nil {
-		return err
-	}
-	for k, v := range hdr {
-		w.Header()[k] = v
+		return nil, err
 	}
 	resp := api.ExecResponse{
 		SessionID:        receipt.SessionID.String(),
@@ -82,8 +101,11 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) error {
 		resp.ResultQuote = hex.EncodeToString(receipt.Evidence.Quote)
 	}
 	resp.Payment = payment
-	writeJSON(w, http.StatusOK, resp)
-	return nil
+	rep := jsonReply(http.StatusOK, resp)
+	for k, v := range hdr {
+		rep.Header[k] = v
+	}
+	return rep, nil
 }
 
 // outcome names an execution's result for metrics.

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"encoding/hex"
 	"net/http"
 
@@ -9,31 +10,49 @@ import (
 	"github.com/agentnet/agentnode/node/api"
 )
 
-// handleCreateKeypair opens a session. The verifiable route attests it:
-// the evidence binds the identity key, the new session key, the client's
-// key and nonce (DESIGN.md 2.1).
+// handleCreateKeypair opens a session, the HTTP face of openSession.
 func (s *Server) handleCreateKeypair(verifiable bool) func(http.ResponseWriter, *http.Request) error {
+	open := s.openSession(verifiable)
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var req api.CreateKeypairRequest
-		if err := s.decodeBody(w, r, &req); err != nil {
+		body, err := s.readBody(w, r)
+		if err != nil {
 			return err
+		}
+		rep, err := open(r.Context(), Call{Header: r.Header, Body: body, Resource: r.URL.Path})
+		if err != nil {
+			return err
+		}
+		rep.write(w)
+		return nil
+	}
+}
+
+// openSession opens a session. The verifiable route attests it: the
+// evidence binds the identity key, the new session key, the client's key
+// and nonce (DESIGN.md 2.1). It is the one code path of the HTTP routes and
+// of the p2p attest stream ([Server.OpenSession]).
+func (s *Server) openSession(verifiable bool) func(context.Context, Call) (*Reply, error) {
+	return func(ctx context.Context, call Call) (*Reply, error) {
+		var req api.CreateKeypairRequest
+		if err := s.decodeJSON(call.Body, &req); err != nil {
+			return nil, err
 		}
 		pub, err := decodeHex("pubkey", req.Pubkey)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		nonce, err := decodeHex("nonce", req.Nonce)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		info, err := s.enc.CreateSession(r.Context(), enclave.SessionParams{
+		info, err := s.enc.CreateSession(ctx, enclave.SessionParams{
 			Suite:     seal.Suite(req.Suite),
 			ClientPub: pub,
 			Nonce:     nonce,
 			Attest:    verifiable,
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		resp := api.CreateKeypairResponse{
 			SessionID:      info.ID.String(),
@@ -48,7 +67,6 @@ func (s *Server) handleCreateKeypair(verifiable bool) func(http.ResponseWriter, 
 			resp.Quote = hex.EncodeToString(info.Evidence.Quote)
 		}
 		s.metrics.sessions.Inc()
-		writeJSON(w, http.StatusOK, resp)
-		return nil
+		return jsonReply(http.StatusOK, resp), nil
 	}
 }
