@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -94,15 +95,24 @@ func (e *Executor) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	defer e.leave()
 
 	hash := sha256.Sum256(wasm)
-	e.mu.Lock()
-	if m, ok := e.modules.Get(hash); ok {
-		e.mu.Unlock()
-		return m, nil
-	}
-	if c, ok := e.compiling[hash]; ok {
+	for {
+		e.mu.Lock()
+		if m, ok := e.modules.Get(hash); ok {
+			e.mu.Unlock()
+			return m, nil
+		}
+		c, ok := e.compiling[hash]
+		if !ok {
+			break // with e.mu held: this call compiles
+		}
 		e.mu.Unlock()
 		select {
 		case <-c.done:
+			// The compiling call's own context may have ended its wait for a slot:
+			// that says nothing about these bytes, so try again.
+			if c.err != nil && isContextErr(c.err) && ctx.Err() == nil {
+				continue
+			}
 			return c.m, c.err
 		case <-ctx.Done():
 			return nil, fmt.Errorf("compile module: wait for a concurrent compilation: %w", ctx.Err())
@@ -198,6 +208,10 @@ func (e *Executor) admit(imports []importEntry, compiled wazero.CompiledModule) 
 			startFunction, signature(start), startFunction)
 	}
 	return nil
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func sameSignature(a, b api.FunctionDefinition) bool {

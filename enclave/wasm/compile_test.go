@@ -194,3 +194,48 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+// TestCompileWaiterOutlivesLeader: when the call compiling a module gives up (its context
+// ends while it waits for a slot), a concurrent Compile of the same bytes takes over
+// instead of failing with the other caller's error.
+func TestCompileWaiterOutlivesLeader(t *testing.T) {
+	release := make(chan struct{})
+	host := &testHost{name: "test_host", answer: func(context.Context) uint32 { <-release; return 0 }}
+	e := newExecutor(t, Config{MaxConcurrent: 1, HostModules: []HostModule{host}})
+	busy := mustCompile(t, e, wasmtest.HostCall)
+	ran := make(chan error, 1)
+	go func() {
+		_, err := e.Run(context.Background(), busy, Input{})
+		ran <- err
+	}()
+	waitFor(t, func() bool { return len(e.sem) == 1 })
+
+	leaderCtx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	leader := make(chan error, 1)
+	go func() {
+		_, err := e.Compile(leaderCtx, wasmtest.Cat)
+		leader <- err
+	}()
+	waitFor(t, func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.compiling) == 1
+	})
+	follower := make(chan error, 1)
+	go func() {
+		_, err := e.Compile(context.Background(), wasmtest.Cat)
+		follower <- err
+	}()
+
+	if err := <-leader; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("leader: %v, want its deadline", err)
+	}
+	close(release)
+	if err := <-follower; err != nil {
+		t.Fatalf("follower: %v, want a compiled module", err)
+	}
+	if err := <-ran; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
