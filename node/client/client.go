@@ -23,10 +23,17 @@ import (
 	"github.com/agentnet/agentnode/node/api"
 )
 
-// Config configures a Client. NodeURL and Verifiers are required.
+// Config configures a Client. Verifiers is required, and NodeURL unless
+// Transport is set.
 type Config struct {
 	// NodeURL is the bridge's base URL, e.g. http://127.0.0.1:3000.
 	NodeURL string
+	// Transport carries sessions and executions; nil means the bridge at
+	// NodeURL. NewP2PTransport reaches a node over libp2p instead.
+	Transport Transport
+	// PeerID, when set, is the node the client must be talking to: a
+	// session whose identity key is another peer's is refused.
+	PeerID string
 	// Policy is what the client requires of the node's evidence; nil means
 	// attest.DefaultPolicy (genuine hardware, any measurement, no sim).
 	Policy *attest.Policy
@@ -46,7 +53,8 @@ type Config struct {
 // verified session, renewed before it expires.
 type Client struct {
 	cfg  Config
-	base *url.URL
+	base *url.URL // nil without NodeURL
+	tr   Transport
 
 	mu      sync.Mutex
 	session *Session
@@ -54,9 +62,13 @@ type Client struct {
 
 // New returns a client for cfg.
 func New(cfg Config) (*Client, error) {
-	u, err := url.Parse(strings.TrimRight(cfg.NodeURL, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("client config: node URL %q: want http(s)://host:port", cfg.NodeURL)
+	var u *url.URL
+	if cfg.Transport == nil || cfg.NodeURL != "" {
+		var err error
+		u, err = url.Parse(strings.TrimRight(cfg.NodeURL, "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("client config: node URL %q: want http(s)://host:port", cfg.NodeURL)
+		}
 	}
 	if len(cfg.Verifiers) == 0 {
 		return nil, errors.New("client config: no evidence verifiers")
@@ -75,7 +87,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxResponseBytes <= 0 {
 		cfg.MaxResponseBytes = 64 << 20
 	}
-	return &Client{cfg: cfg, base: u}, nil
+	c := &Client{cfg: cfg, base: u, tr: cfg.Transport}
+	if c.tr == nil {
+		c.tr = httpTransport{c}
+	}
+	return c, nil
 }
 
 // Policy returns the policy evidence is checked against.
@@ -96,6 +112,9 @@ func (e *APIError) Error() string {
 // post sends a JSON body and decodes a JSON answer; a non-2xx answer is an
 // *APIError. It returns the response's headers.
 func (c *Client) post(ctx context.Context, path string, header http.Header, in, out any) (http.Header, error) {
+	if c.base == nil {
+		return nil, fmt.Errorf("post %s: %w", path, errNoURL)
+	}
 	body, err := json.Marshal(in)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s request: %w", path, err)
@@ -112,6 +131,9 @@ func (c *Client) post(ctx context.Context, path string, header http.Header, in, 
 }
 
 func (c *Client) get(ctx context.Context, path string, out any) error {
+	if c.base == nil {
+		return fmt.Errorf("get %s: %w", path, errNoURL)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+path, nil)
 	if err != nil {
 		return fmt.Errorf("build %s request: %w", path, err)

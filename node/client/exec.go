@@ -25,6 +25,10 @@ type ExecInput struct {
 	Stdin []byte
 	// AttestResult asks the node for fresh evidence over the commitment.
 	AttestResult bool
+	// Module, when not zero, is the SHA-256 of the module an Agent must
+	// run, as the agent's verified card advertises it: a result of any
+	// other module is refused.
+	Module [32]byte
 	// Header is sent with the request (payment headers).
 	Header http.Header
 }
@@ -84,12 +88,11 @@ func (c *Client) ExecIn(ctx context.Context, s *Session, in ExecInput) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	var resp api.ExecResponse
-	respHeader, err := c.post(ctx, "/x402_execute/verifiable/wasm", in.Header, req, &resp)
+	resp, respHeader, err := c.tr.Exec(ctx, in.Header, req)
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.OpenResult(ctx, s, rid, in, &resp)
+	res, err := c.OpenResult(ctx, s, rid, in, resp)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +155,9 @@ func (c *Client) OpenResult(ctx context.Context, s *Session, rid enclave.ID, in 
 	copy(r.Commitment[:], commitment)
 	if in.Wasm != nil && r.ModuleHash != sha256.Sum256(in.Wasm) {
 		return nil, fmt.Errorf("verify result: node ran module %x, sent %x", r.ModuleHash, sha256.Sum256(in.Wasm))
+	}
+	if in.Module != ([32]byte{}) && r.ModuleHash != in.Module {
+		return nil, fmt.Errorf("verify result: node ran module %x, the agent's card advertises %x: %w", r.ModuleHash, in.Module, ErrWrongModule)
 	}
 	t := enclave.Transcript{SessionID: s.ID, RequestID: rid, ModuleHash: r.ModuleHash, Args: in.Args, Stdin: in.Stdin,
 		Output: r.Output, ExitCode: r.ExitCode, Fuel: r.Fuel, Salt: r.Salt}

@@ -51,16 +51,15 @@ func (c *Client) OpenSession(ctx context.Context) (*Session, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("session nonce: %w", err)
 	}
-	var resp api.CreateKeypairResponse
-	_, err = c.post(ctx, "/verifiable/encrypt/create_keypair", nil, api.CreateKeypairRequest{
+	resp, err := c.tr.CreateKeypair(ctx, &api.CreateKeypairRequest{
 		Pubkey: hex.EncodeToString(key.PublicKey().Bytes()),
 		Nonce:  hex.EncodeToString(nonce),
 		Suite:  string(key.Suite()),
-	}, &resp)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open session: %w", err)
 	}
-	return c.verifySession(ctx, key, nonce, &resp)
+	return c.verifySession(ctx, key, nonce, resp)
 }
 
 func (c *Client) verifySession(ctx context.Context, key *seal.PrivateKey, nonce []byte, resp *api.CreateKeypairResponse) (*Session, error) {
@@ -91,6 +90,9 @@ func (c *Client) verifySession(ctx context.Context, key *seal.PrivateKey, nonce 
 	}
 	if err := checkPeerID(fields["identity_pubkey"], resp.PeerID); err != nil {
 		return nil, fmt.Errorf("open session: %w", err)
+	}
+	if c.cfg.PeerID != "" && resp.PeerID != c.cfg.PeerID {
+		return nil, fmt.Errorf("open session: answered by peer %s, want %s: %w", resp.PeerID, c.cfg.PeerID, ErrWrongPeer)
 	}
 	return &Session{
 		ID:          id,

@@ -1,0 +1,17 @@
+package client
+
+import "errors"
+
+// Sentinel errors. Callers match them with errors.Is; messages wrap them
+// with the detail.
+var (
+	// ErrWrongPeer is returned when a session is answered by another node
+	// than Config.PeerID names.
+	ErrWrongPeer = errors.New("session answered by another peer")
+	// ErrWrongModule is returned when a result comes from another module
+	// than ExecInput.Module names.
+	ErrWrongModule = errors.New("result of another module")
+	// errNoURL is returned by the bridge routes of a client made with a
+	// Transport but no NodeURL.
+	errNoURL = errors.New("client has no node URL (it was made with a transport only)")
+)
