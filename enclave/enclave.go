@@ -20,6 +20,7 @@ import (
 	"github.com/agentnet/agentnode/enclave/attest"
 	"github.com/agentnet/agentnode/enclave/seal"
 	"github.com/agentnet/agentnode/enclave/wasm"
+	"github.com/agentnet/agentnode/script"
 )
 
 // AgentResolver finds the module of an agent deployed on the node, for
@@ -47,6 +48,9 @@ type Config struct {
 	// AttestResults attaches fresh evidence to every result, not only to
 	// those whose request asks for it.
 	AttestResults bool
+	// ScriptLimits bound a script request; zero fields take the script
+	// package's defaults (1e6 steps, 32 MiB, 2 s).
+	ScriptLimits script.Limits
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger

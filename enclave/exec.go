@@ -21,9 +21,13 @@ import (
 type Job struct {
 	session *session
 	request ID
+	kind    Kind
 	payload ExecPayload
-	module  *wasm.Module
+	module  *wasm.Module // nil for a script
 }
+
+// Kind returns what the job runs.
+func (j *Job) Kind() Kind { return j.kind }
 
 // SessionID returns the job's session.
 func (j *Job) SessionID() ID { return j.session.id }
@@ -31,8 +35,13 @@ func (j *Job) SessionID() ID { return j.session.id }
 // RequestID returns the job's request id.
 func (j *Job) RequestID() ID { return j.request }
 
-// ModuleHash returns the SHA-256 of the module the job runs.
-func (j *Job) ModuleHash() [32]byte { return j.module.Hash() }
+// ModuleHash returns the SHA-256 of the module (or script) the job runs.
+func (j *Job) ModuleHash() [32]byte {
+	if j.kind == KindScript {
+		return sha256.Sum256([]byte(j.payload.Script))
+	}
+	return j.module.Hash()
+}
 
 // Agent returns the name of the deployed agent the job runs, or "" when
 // the request carried its own module.
@@ -66,14 +75,21 @@ func (e *Enclave) OpenRequest(ctx context.Context, sessionID, requestID ID, seal
 	if err := decodeStrict(pt, &p); err != nil {
 		return nil, fmt.Errorf("decode request %s: %w: %v", requestID, ErrBadRequest, err)
 	}
-	if err := p.validate(); err != nil {
-		return nil, fmt.Errorf("request %s: %w", requestID, err)
-	}
-	m, err := e.module(ctx, &p)
+	kind, err := p.validate()
 	if err != nil {
 		return nil, fmt.Errorf("request %s: %w", requestID, err)
 	}
-	return &Job{session: s, request: requestID, payload: p, module: m}, nil
+	j := &Job{session: s, request: requestID, kind: kind, payload: p}
+	if kind == KindScript {
+		if len(p.Stdin) > 0 {
+			return nil, fmt.Errorf("request %s: %w: a script takes arguments, not stdin", requestID, ErrBadRequest)
+		}
+		return j, nil
+	}
+	if j.module, err = e.module(ctx, &p); err != nil {
+		return nil, fmt.Errorf("request %s: %w", requestID, err)
+	}
+	return j, nil
 }
 
 // module compiles the request's module, or resolves its agent.
@@ -87,19 +103,17 @@ func (e *Enclave) module(ctx context.Context, p *ExecPayload) (*wasm.Module, err
 	return e.cfg.Agents.ResolveAgent(ctx, p.Agent)
 }
 
-func (p *ExecPayload) validate() error {
-	if (len(p.Wasm) == 0) == (p.Agent == "") {
-		if len(p.Wasm) == 0 {
-			return fmt.Errorf("%w: give a module (wasm) or an agent name", ErrBadRequest)
-		}
-		return fmt.Errorf("%w: give a module (wasm) or an agent name, not both", ErrBadRequest)
+func (p *ExecPayload) validate() (Kind, error) {
+	kind, err := p.kind()
+	if err != nil {
+		return "", err
 	}
 	for i, a := range p.Args {
 		if strings.IndexByte(a, 0) >= 0 {
-			return fmt.Errorf("%w: argument %d contains a NUL byte", ErrBadRequest, i)
+			return "", fmt.Errorf("%w: argument %d contains a NUL byte", ErrBadRequest, i)
 		}
 	}
-	return nil
+	return kind, nil
 }
 
 // RunOptions are the terms a job runs under.
@@ -143,13 +157,16 @@ func (e *Enclave) Run(ctx context.Context, j *Job, opts RunOptions) (*Receipt, e
 	t := Transcript{
 		SessionID:  j.session.id,
 		RequestID:  j.request,
-		ModuleHash: j.module.Hash(),
+		ModuleHash: j.ModuleHash(),
 		Args:       j.payload.Args,
 		Stdin:      j.payload.Stdin,
 		Payment:    opts.Payment,
 	}
 	if _, err := rand.Read(t.Salt[:]); err != nil {
 		return nil, fmt.Errorf("run request %s: salt: %w", j.request, err)
+	}
+	if j.kind == KindScript {
+		return e.runScript(ctx, j, &t, opts)
 	}
 	in := wasm.Input{Args: j.payload.Args, Stdin: j.payload.Stdin, Seed: guestSeed(t.Salt, j.request)}
 	res, err := e.cfg.Executor.Run(ctx, j.module, in)

@@ -41,14 +41,47 @@ func MessageAAD(session, request ID) []byte {
 	return append(aad, request[:]...)
 }
 
-// ExecPayload is the plaintext of a sealed execution request: a module (or
-// the name of an agent deployed on the node), its arguments and stdin.
-// In JSON, byte fields are base64 (standard encoding, padded).
+// ExecPayload is the plaintext of a sealed request: what to run — a
+// module, the name of an agent deployed on the node, or a Starlark script —
+// with its arguments and stdin. In JSON, byte fields are base64 (standard
+// encoding, padded).
 type ExecPayload struct {
-	Wasm  []byte   `json:"wasm,omitempty"`
-	Agent string   `json:"agent,omitempty"`
-	Args  []string `json:"args,omitempty"`
-	Stdin []byte   `json:"stdin,omitempty"`
+	Wasm  []byte `json:"wasm,omitempty"`
+	Agent string `json:"agent,omitempty"`
+	// Script is Starlark source whose main(args) runs in the sandbox of
+	// package script (the /x402_policy/unsafe/python route).
+	Script string   `json:"script,omitempty"`
+	Args   []string `json:"args,omitempty"`
+	Stdin  []byte   `json:"stdin,omitempty"`
+}
+
+// Kind says what a request runs.
+type Kind string
+
+// The kinds of request.
+const (
+	KindWasm   Kind = "wasm"   // a module sent with the request
+	KindAgent  Kind = "agent"  // an agent deployed on the node
+	KindScript Kind = "script" // a Starlark script
+)
+
+// kind returns what p runs, or an error unless exactly one of module,
+// agent and script is given.
+func (p *ExecPayload) kind() (Kind, error) {
+	var kinds []Kind
+	if len(p.Wasm) > 0 {
+		kinds = append(kinds, KindWasm)
+	}
+	if p.Agent != "" {
+		kinds = append(kinds, KindAgent)
+	}
+	if p.Script != "" {
+		kinds = append(kinds, KindScript)
+	}
+	if len(kinds) != 1 {
+		return "", fmt.Errorf("%w: give exactly one of a module (wasm), an agent name or a script, got %d", ErrBadRequest, len(kinds))
+	}
+	return kinds[0], nil
 }
 
 // ResultPayload is the plaintext of a sealed result. With the request it

@@ -122,6 +122,7 @@ const (
 	CodeOutputTooLarge   = "output_too_large"
 	CodeTrap             = "trap"
 	CodeOutOfFuel        = "out_of_fuel"
+	CodeScriptError      = "script_error"
 	CodePaymentRequired  = "payment_required"
 	CodeBusy             = "busy"
 	CodeRateLimited      = "rate_limited"

@@ -102,6 +102,7 @@ func (s *Server) routes() {
 	s.handle("POST /encrypt/create_keypair", s.handleCreateKeypair(false))
 	s.handle("POST /verifiable/encrypt/create_keypair", s.handleCreateKeypair(true))
 	s.handle("POST /x402_execute/verifiable/wasm", s.handleExec)
+	s.handle("POST /x402_policy/unsafe/python", s.handlePolicy)
 	s.handle("POST /search", s.handleSearch)
 	s.handle("POST /agent/deploy", s.handleDeploy)
 

@@ -29,6 +29,9 @@ type Call struct {
 	// AgentsOnly refuses requests that carry their own module instead of
 	// naming a deployed agent (403 agents_only).
 	AgentsOnly bool
+	// Script marks the policy route: the request must carry a Starlark
+	// script, and other routes refuse scripts.
+	Script bool
 }
 
 // Reply is a bridge answer independent of its transport: status, headers

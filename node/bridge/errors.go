@@ -58,6 +58,7 @@ func errorFor(err error) *Error {
 		{wasm.ErrTimeout, http.StatusUnprocessableEntity, api.CodeTimeout},
 		{wasm.ErrOutputTooLarge, http.StatusUnprocessableEntity, api.CodeOutputTooLarge},
 		{wasm.ErrTrap, http.StatusUnprocessableEntity, api.CodeTrap},
+		{enclave.ErrScript, http.StatusUnprocessableEntity, api.CodeScriptError},
 	}
 	for _, t := range table {
 		if errors.Is(err, t.target) {

@@ -11,7 +11,24 @@ import (
 	"github.com/agentnet/agentnode/enclave"
 	"github.com/agentnet/agentnode/enclave/wasm"
 	"github.com/agentnet/agentnode/node/api"
+	"github.com/agentnet/agentnode/script"
 )
+
+// handlePolicy is POST /x402_policy/unsafe/python: a sealed Starlark
+// script's main(args) run in the script sandbox (not CPython, whatever the
+// seed's route name says), paid and committed like an execution.
+func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	rep, err := s.exec(r.Context(), Call{Header: r.Header, Body: body, Resource: r.URL.Path, Script: true})
+	if err != nil {
+		return err
+	}
+	rep.write(w)
+	return nil
+}
 
 // handleExec is POST /x402_execute/verifiable/wasm, the HTTP face of exec.
 func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) error {
@@ -58,6 +75,13 @@ func (s *Server) exec(ctx context.Context, call Call) (*Reply, error) {
 	job, err := s.enc.OpenRequest(ctx, sid, rid, sealed)
 	if err != nil {
 		return nil, err
+	}
+	if isScript := job.Kind() == enclave.KindScript; isScript != call.Script {
+		msg := "this route runs modules and agents; send scripts to POST /x402_policy/unsafe/python"
+		if call.Script {
+			msg = "this route runs Starlark scripts (payload field script); send modules to POST /x402_execute/verifiable/wasm"
+		}
+		return nil, &Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: msg}
 	}
 	if call.AgentsOnly && job.Agent() == "" {
 		return nil, &Error{Status: http.StatusForbidden, Code: api.CodeAgentsOnly,
@@ -121,6 +145,8 @@ func outcome(err error) string {
 		return "trap"
 	case errors.Is(err, enclave.ErrReplay):
 		return "replay"
+	case errors.Is(err, enclave.ErrScript):
+		return "script_error"
 	}
 	return "error"
 }
@@ -129,6 +155,9 @@ func outcome(err error) string {
 // guest trapped, timed out, wrote too much) rather than being refused
 // before it started (replay, expired session, cancelled while queued).
 func ranAndFailed(err error) bool {
+	if errors.Is(err, enclave.ErrScript) {
+		return !errors.Is(err, script.ErrSyntax)
+	}
 	return errors.Is(err, wasm.ErrTrap) || errors.Is(err, wasm.ErrTimeout) || errors.Is(err, wasm.ErrOutputTooLarge)
 }
 

@@ -16,13 +16,15 @@ import (
 	"github.com/agentnet/agentnode/node/api"
 )
 
-// ExecInput is what to run: a module, or the name of an agent deployed on
-// the node, with arguments and stdin.
+// ExecInput is what to run: a module, the name of an agent deployed on the
+// node, or a Starlark script (main(args), on the node's policy route), with
+// arguments and stdin.
 type ExecInput struct {
-	Wasm  []byte
-	Agent string
-	Args  []string
-	Stdin []byte
+	Wasm   []byte
+	Agent  string
+	Script string
+	Args   []string
+	Stdin  []byte
 	// AttestResult asks the node for fresh evidence over the commitment.
 	AttestResult bool
 	// Module, when not zero, is the SHA-256 of the module an Agent must
@@ -80,6 +82,31 @@ func (c *Client) Exec(ctx context.Context, in ExecInput) (*Result, error) {
 
 // ExecIn runs in within session s.
 func (c *Client) ExecIn(ctx context.Context, s *Session, in ExecInput) (*Result, error) {
+	if in.Script != "" {
+		return c.run(ctx, s, in, c.policyRoute)
+	}
+	return c.run(ctx, s, in, c.tr.Exec)
+}
+
+// sendFunc delivers a sealed request to a node route.
+type sendFunc func(ctx context.Context, header http.Header, req *api.ExecRequest) (*api.ExecResponse, http.Header, error)
+
+// policyRoute sends a sealed script to POST /x402_policy/unsafe/python.
+// Scripts run only through a node's HTTP bridge.
+func (c *Client) policyRoute(ctx context.Context, header http.Header, req *api.ExecRequest) (*api.ExecResponse, http.Header, error) {
+	if _, ok := c.tr.(httpTransport); !ok {
+		return nil, nil, errors.New("run script: scripts run through a node's HTTP bridge, not over the p2p transport")
+	}
+	var resp api.ExecResponse
+	h, err := c.post(ctx, "/x402_policy/unsafe/python", header, req, &resp)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &resp, h, nil
+}
+
+// run seals in for session s, sends it, and opens and verifies the answer.
+func (c *Client) run(ctx context.Context, s *Session, in ExecInput, send sendFunc) (*Result, error) {
 	var rid enclave.ID
 	if _, err := rand.Read(rid[:]); err != nil {
 		return nil, fmt.Errorf("request id: %w", err)
@@ -88,7 +115,7 @@ func (c *Client) ExecIn(ctx context.Context, s *Session, in ExecInput) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	resp, respHeader, err := c.tr.Exec(ctx, in.Header, req)
+	resp, respHeader, err := send(ctx, in.Header, req)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +130,7 @@ func (c *Client) ExecIn(ctx context.Context, s *Session, in ExecInput) (*Result,
 // SealRequest builds the bridge request for in: the payload sealed to the
 // session key, bound to the session and request ids.
 func SealRequest(s *Session, rid enclave.ID, in ExecInput) (*api.ExecRequest, error) {
-	pt, err := json.Marshal(enclave.ExecPayload{Wasm: in.Wasm, Agent: in.Agent, Args: in.Args, Stdin: in.Stdin})
+	pt, err := json.Marshal(enclave.ExecPayload{Wasm: in.Wasm, Agent: in.Agent, Script: in.Script, Args: in.Args, Stdin: in.Stdin})
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}
@@ -155,6 +182,9 @@ func (c *Client) OpenResult(ctx context.Context, s *Session, rid enclave.ID, in 
 	copy(r.Commitment[:], commitment)
 	if in.Wasm != nil && r.ModuleHash != sha256.Sum256(in.Wasm) {
 		return nil, fmt.Errorf("verify result: node ran module %x, sent %x", r.ModuleHash, sha256.Sum256(in.Wasm))
+	}
+	if in.Script != "" && r.ModuleHash != sha256.Sum256([]byte(in.Script)) {
+		return nil, fmt.Errorf("verify result: node ran script %x, sent %x", r.ModuleHash, sha256.Sum256([]byte(in.Script)))
 	}
 	if in.Module != ([32]byte{}) && r.ModuleHash != in.Module {
 		return nil, fmt.Errorf("verify result: node ran module %x, the agent's card advertises %x: %w", r.ModuleHash, in.Module, ErrWrongModule)
