@@ -7,11 +7,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/agentnet/agentnode/enclave/attest"
+	"github.com/agentnet/agentnode/p2p"
 )
 
 // Config is a node's configuration: one flat TOML table. Every field's doc
@@ -74,6 +77,37 @@ type Config struct {
 	Price uint64 `toml:"price"`
 	// LogLevel is "debug", "info", "warn" or "error". Default "info".
 	LogLevel string `toml:"log_level"`
+
+	// P2P turns the peer-to-peer network on: advertising the node's
+	// agents, search and remote calls. Default true; false runs the bridge
+	// alone.
+	P2P *bool `toml:"p2p"`
+	// P2PListen are the libp2p listen multiaddrs. Default
+	// ["/ip4/127.0.0.1/tcp/0"] (loopback, a new port each start): a node
+	// others reach lists a routable address with a fixed port.
+	P2PListen []string `toml:"p2p_listen"`
+	// Bootstrap lists the peers to join the network through, multiaddrs
+	// ending in /p2p/<peer id>. Default none: the node starts a network.
+	Bootstrap []string `toml:"bootstrap"`
+	// P2PTTL is the record-lifetime profile, "testnet" (cards live 15 min)
+	// or "production" (24 h). Every node of a network must use the same.
+	// Default "production".
+	P2PTTL string `toml:"p2p_ttl"`
+	// PeerPolicy is a policy file (docs/policy.md) that other nodes'
+	// evidence must satisfy for their agents to appear in search results
+	// and be called. Default: genuine TDX or SNP hardware, any
+	// measurement; when tee = "sim", the simulated TEE too.
+	PeerPolicy string `toml:"peer_policy"`
+	// P2PReadTimeout bounds the wait for a peer's request on every stream
+	// protocol, and a whole session exchange. Default "10s".
+	P2PReadTimeout Duration `toml:"p2p_read_timeout"`
+	// P2PAcceptModules lets network peers run modules they send, not only
+	// the node's deployed agents. Default false.
+	P2PAcceptModules bool `toml:"p2p_accept_modules"`
+
+	// TTL, when set, replaces the p2p_ttl profile: tests use lifetimes of
+	// seconds to watch records expire.
+	TTL p2p.TTL `toml:"-"`
 
 	// Attester, when set, replaces the TEE selected by TEE: tests use it
 	// to run a node on a fake TDX or SNP provider.
@@ -195,6 +229,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("config log_level %q: want debug, info, warn or error", c.LogLevel))
 	}
+	errs = append(errs, c.validateP2P())
 	return errors.Join(errs...)
 }
 
@@ -205,4 +240,70 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// P2PEnabled reports whether the node joins the p2p network.
+func (c *Config) P2PEnabled() bool { return c.P2P == nil || *c.P2P }
+
+// validateP2P fills the p2p defaults and checks the addresses and the TTL
+// profile, so that a typo fails before anything opens.
+func (c *Config) validateP2P() error {
+	if c.P2P == nil {
+		on := true
+		c.P2P = &on
+	}
+	if len(c.P2PListen) == 0 {
+		c.P2PListen = slices.Clone(p2p.DefaultListenAddrs)
+	}
+	if c.P2PTTL == "" {
+		c.P2PTTL = "production"
+	}
+	if c.P2PReadTimeout.Duration == 0 {
+		c.P2PReadTimeout.Duration = 10 * time.Second
+	}
+	var errs []error
+	for _, a := range c.P2PListen {
+		if _, err := ma.NewMultiaddr(a); err != nil {
+			errs = append(errs, fmt.Errorf("config p2p_listen %q: %w", a, err))
+		}
+	}
+	if _, err := p2p.ParseAddrInfos(c.Bootstrap); err != nil {
+		errs = append(errs, fmt.Errorf("config bootstrap: %w", err))
+	}
+	if _, err := p2p.ParseTTL(c.P2PTTL); err != nil {
+		errs = append(errs, fmt.Errorf("config p2p_ttl: %w", err))
+	}
+	if c.TTL != (p2p.TTL{}) {
+		if err := c.TTL.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("config ttl: %w", err))
+		}
+	}
+	if c.P2PReadTimeout.Duration < 0 {
+		errs = append(errs, errors.New("config p2p_read_timeout: negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// ttl returns the record-lifetime profile in force.
+func (c *Config) ttl() p2p.TTL {
+	if c.TTL != (p2p.TTL{}) {
+		return c.TTL
+	}
+	t, _ := p2p.ParseTTL(c.P2PTTL) // checked by Validate
+	return t
+}
+
+// peerPolicy returns the policy peers' evidence must satisfy.
+func (c *Config) peerPolicy() (*attest.Policy, error) {
+	if c.PeerPolicy != "" {
+		p, err := attest.LoadPolicy(c.PeerPolicy)
+		if err != nil {
+			return nil, fmt.Errorf("config peer_policy: %w", err)
+		}
+		return p, nil
+	}
+	if c.TEE == "sim" {
+		return attest.DevPolicy(), nil
+	}
+	return attest.DefaultPolicy(), nil
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/agentnet/agentnode/enclave/attest/sim"
 	"github.com/agentnet/agentnode/enclave/seal"
 	"github.com/agentnet/agentnode/enclave/wasm"
+	"github.com/agentnet/agentnode/node/agentstore"
 	"github.com/agentnet/agentnode/node/api"
 	"github.com/agentnet/agentnode/node/bridge"
 )
@@ -47,6 +48,12 @@ type Node struct {
 	enc      *enclave.Enclave
 	registry *prometheus.Registry
 	claims   *attest.Claims
+
+	agents     *agentstore.Store
+	peerPolicy *attest.Policy
+	// agentMu orders agent changes with the card changes they cause.
+	agentMu sync.Mutex
+	net     *network // nil when p2p is off
 
 	ln     net.Listener
 	server *http.Server
@@ -66,7 +73,11 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Node{cfg: cfg, log: log, registry: prometheus.NewRegistry(), served: make(chan struct{})}, nil
+	policy, err := cfg.peerPolicy()
+	if err != nil {
+		return nil, err
+	}
+	return &Node{cfg: cfg, log: log, registry: prometheus.NewRegistry(), served: make(chan struct{}), peerPolicy: policy}, nil
 }
 
 // Start opens everything and starts serving the bridge. A failed start
@@ -107,10 +118,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}); err != nil {
 		return fmt.Errorf("start executor: %w", err)
 	}
+	if n.agents, err = n.openAgents(ctx); err != nil {
+		return err
+	}
 	if n.enc, err = enclave.New(enclave.Config{
 		Identity:      n.id,
 		Attester:      attester,
 		Executor:      n.exec,
+		Agents:        n.agents,
 		SessionTTL:    cfg.SessionTTL.Duration,
 		MaxSessions:   cfg.MaxSessions,
 		AttestResults: cfg.AttestResults,
@@ -130,6 +145,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		RatePerIP:             cfg.RateLimitPerIP,
 		RateBurst:             cfg.RateLimitBurst,
 		MaxInflightExecutions: cfg.MaxInflightExecutions,
+		Agents:                agentsAPI{n},
+		Network:               n.networkAPI(),
 		Logger:                log.With("component", "bridge"),
 	})
 	if err != nil {
@@ -137,6 +154,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	if n.ln, err = net.Listen("tcp", cfg.Listening); err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listening, err)
+	}
+	if cfg.P2PEnabled() {
+		if err := n.startP2P(ctx, br); err != nil {
+			return err
+		}
 	}
 	n.server = &http.Server{
 		Handler:           br.Handler(),
@@ -257,6 +279,7 @@ func (n *Node) info() api.NodeInfo {
 	for _, s := range seal.Suites() {
 		info.Suites = append(info.Suites, string(s))
 	}
+	info.Addresses = n.P2PAddrs()
 	return info
 }
 
@@ -267,7 +290,7 @@ func (n *Node) BridgeURL() string { return "http://" + n.ln.Addr().String() }
 func (n *Node) PeerID() string { return n.id.PeerID().String() }
 
 // Close stops the node: the bridge first (in-flight requests get 5 s), then
-// the executor. It is idempotent.
+// the p2p network, then the executor. It is idempotent.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		var errs []error
@@ -282,6 +305,9 @@ func (n *Node) Close() error {
 			<-n.served
 		} else if n.ln != nil {
 			errs = append(errs, n.ln.Close())
+		}
+		if n.net != nil {
+			errs = append(errs, n.net.close())
 		}
 		if n.exec != nil {
 			errs = append(errs, n.exec.Close(context.Background()))

@@ -74,6 +74,9 @@ type Config struct {
 	// MaxTimeout is the node's execution limit; an agent's own
 	// limits.timeout may not exceed it. Zero: no cap.
 	MaxTimeout time.Duration
+	// Admit, when set, refuses manifests the node cannot serve, such as a
+	// price without payment support; its error is an ErrBadManifest.
+	Admit func(*Manifest) error
 	// Logger receives load and deploy events. Nil discards them.
 	Logger *slog.Logger
 }

@@ -62,6 +62,11 @@ func (s *Store) validate(ctx context.Context, a *Agent) error {
 	if err := s.checkLimits(&a.Manifest); err != nil {
 		return err
 	}
+	if s.cfg.Admit != nil {
+		if err := s.cfg.Admit(&a.Manifest); err != nil {
+			return fmt.Errorf("agent %q: %v: %w", a.Name, err, ErrBadManifest)
+		}
+	}
 	if _, err := s.cfg.Compiler.Compile(ctx, a.module); err != nil {
 		return fmt.Errorf("agent %q: %w", a.Name, err)
 	}

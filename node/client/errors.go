@@ -11,6 +11,11 @@ var (
 	// ErrWrongModule is returned when a result comes from another module
 	// than ExecInput.Module names.
 	ErrWrongModule = errors.New("result of another module")
+	// ErrTransport is returned when a transport could not reach the node
+	// or the node did not answer in protocol: a dial, stream or framing
+	// failure, as opposed to a refusal (*APIError) or a failed
+	// verification.
+	ErrTransport = errors.New("node unreachable")
 	// errNoURL is returned by the bridge routes of a client made with a
 	// Transport but no NodeURL.
 	errNoURL = errors.New("client has no node URL (it was made with a transport only)")

@@ -75,11 +75,11 @@ func (t *P2PTransport) CreateKeypair(ctx context.Context, req *api.CreateKeypair
 		return nil, &APIError{Status: refusal.Status, Code: refusal.Code, Message: refusal.Message, Header: http.Header{}}
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrTransport, err)
 	}
 	var resp api.CreateKeypairResponse
 	if err := json.Unmarshal(body, &resp); err != nil {
-		return nil, fmt.Errorf("decode session response of %s: %w", t.peer, err)
+		return nil, fmt.Errorf("decode session response of %s: %w: %w", t.peer, ErrTransport, err)
 	}
 	return &resp, nil
 }
@@ -99,7 +99,7 @@ func (t *P2PTransport) Exec(ctx context.Context, header http.Header, req *api.Ex
 	}
 	resp, err := execproto.Call(ctx, t.host, t.peer, execproto.Request{Headers: hdr, Body: b})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: %w", ErrTransport, err)
 	}
 	h := make(http.Header, len(resp.Headers))
 	for k, v := range resp.Headers {
@@ -114,7 +114,7 @@ func (t *P2PTransport) Exec(ctx context.Context, header http.Header, req *api.Ex
 	}
 	var out api.ExecResponse
 	if err := json.Unmarshal(resp.Body, &out); err != nil {
-		return nil, nil, fmt.Errorf("decode exec response of %s: %w", t.peer, err)
+		return nil, nil, fmt.Errorf("decode exec response of %s: %w: %w", t.peer, ErrTransport, err)
 	}
 	return &out, h, nil
 }

@@ -1,0 +1,172 @@
+package node
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/agentnet/agentnode/node/agentstore"
+	"github.com/agentnet/agentnode/node/api"
+	"github.com/agentnet/agentnode/p2p/card"
+)
+
+// openAgents loads app_path: every deployed agent is validated (compiled)
+// before the node starts, and advertised once the network is up.
+func (n *Node) openAgents(ctx context.Context) (*agentstore.Store, error) {
+	s, err := agentstore.Open(ctx, agentstore.Config{
+		Dir:            n.cfg.AppPath,
+		Compiler:       n.exec,
+		MaxModuleBytes: n.cfg.WasmMaxModuleBytes,
+		MaxTimeout:     n.cfg.WasmTimeout.Duration,
+		Admit:          admitAgent,
+		Logger:         n.log.With("component", "agents"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// admitAgent refuses what this node cannot serve. A priced agent needs
+// payment terms (asset, network, pay_to) on its card and x402 collection
+// on its calls; until the node is configured for payments, running it for
+// free would give it away.
+func admitAgent(m *agentstore.Manifest) error {
+	if m.Price > 0 {
+		return fmt.Errorf("price %d needs x402 payments, which this node does not take; set price = 0", m.Price)
+	}
+	return nil
+}
+
+// template is the card template of a deployed agent.
+func template(a agentstore.Agent) card.Template {
+	return card.Template{
+		Name: a.Name, Description: a.Description, Tags: a.Tags,
+		Price: card.Price{Amount: a.PriceAmount()}, ModuleSHA256: a.ModuleSHA256,
+	}
+}
+
+// Agents lists the node's agents, deployed and withdrawn, with the card
+// advertised for each deployed one.
+func (n *Node) Agents() []api.Agent {
+	var out []api.Agent
+	for _, a := range n.agents.List() {
+		out = append(out, n.agentView(a))
+	}
+	return out
+}
+
+// DeployAgent deploys an agent already in app_path and advertises it;
+// changed is false when it was deployed as it is.
+func (n *Node) DeployAgent(ctx context.Context, name string) (api.Agent, bool, error) {
+	n.agentMu.Lock()
+	defer n.agentMu.Unlock()
+	a, changed, err := n.agents.Deploy(ctx, name)
+	if err != nil {
+		return api.Agent{}, false, err
+	}
+	if changed {
+		n.advertise(a)
+	}
+	return n.agentView(a), changed, nil
+}
+
+// UploadAgent deploys an agent from its manifest text and module and
+// advertises it.
+func (n *Node) UploadAgent(ctx context.Context, manifest, module []byte) (api.Agent, bool, error) {
+	n.agentMu.Lock()
+	defer n.agentMu.Unlock()
+	a, changed, err := n.agents.Upload(ctx, manifest, module)
+	if err != nil {
+		return api.Agent{}, false, err
+	}
+	if changed {
+		n.advertise(a)
+	}
+	return n.agentView(a), changed, nil
+}
+
+// WithdrawAgent stops running an agent and replaces its card with a
+// tombstone; copies of the card in the DHT expire.
+func (n *Node) WithdrawAgent(_ context.Context, name string) (api.Agent, bool, error) {
+	n.agentMu.Lock()
+	defer n.agentMu.Unlock()
+	a, changed, err := n.agents.Withdraw(name)
+	if err != nil {
+		return api.Agent{}, false, err
+	}
+	if changed && n.net != nil {
+		n.net.enqueue(func(ctx context.Context) {
+			if err := n.net.publisher.Withdraw(ctx, name); err != nil && !errors.Is(err, card.ErrUnknownAgent) {
+				n.log.Warn("withdraw agent card", "agent", name, "err", err)
+			}
+		})
+	}
+	return n.agentView(a), changed, nil
+}
+
+// advertise publishes a deployed agent's card in the background, in order
+// with every other change: a slow DHT never holds up a deploy, and the
+// publisher retries what fails.
+func (n *Node) advertise(agents ...agentstore.Agent) {
+	if n.net == nil || len(agents) == 0 {
+		return
+	}
+	tmpls := make([]card.Template, len(agents))
+	for i, a := range agents {
+		tmpls[i] = template(a)
+	}
+	n.net.enqueue(func(ctx context.Context) {
+		if err := n.net.publisher.Publish(ctx, tmpls...); err != nil {
+			n.log.Warn("advertise agents (the publisher retries)", "agents", len(tmpls), "err", err)
+		}
+	})
+}
+
+// agentView renders an agent for the API, with its current card.
+func (n *Node) agentView(a agentstore.Agent) api.Agent {
+	out := api.Agent{
+		Name: a.Name, Description: a.Description, Tags: a.Tags, Price: a.PriceAmount(),
+		ModuleSHA256: hex.EncodeToString(a.ModuleSHA256[:]), ModuleSize: a.ModuleSize, Status: api.AgentWithdrawn,
+	}
+	if out.Tags == nil {
+		out.Tags = []string{}
+	}
+	if t := a.Limits.Timeout.Duration; t > 0 {
+		out.Timeout = t.String()
+	}
+	if !a.Deployed {
+		return out
+	}
+	out.Status = api.AgentDeployed
+	if n.net == nil {
+		return out
+	}
+	if raw, ok := n.net.publisher.Card(a.Name); ok {
+		if c, err := card.Open(raw); err == nil && c.ModuleSHA256 == a.ModuleSHA256 {
+			out.Card = &api.CardInfo{Seq: c.Seq, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}
+		}
+	}
+	return out
+}
+
+// agentsAPI is the bridge's view of the node's agents.
+type agentsAPI struct{ n *Node }
+
+func (a agentsAPI) List() []api.Agent { return a.n.Agents() }
+
+func (a agentsAPI) Deploy(ctx context.Context, name string) (api.Agent, bool, error) {
+	return a.n.DeployAgent(ctx, name)
+}
+
+func (a agentsAPI) Upload(ctx context.Context, manifest, module []byte) (api.Agent, bool, error) {
+	return a.n.UploadAgent(ctx, manifest, module)
+}
+
+func (a agentsAPI) Withdraw(ctx context.Context, name string) (api.Agent, bool, error) {
+	return a.n.WithdrawAgent(ctx, name)
+}
+
+func (a agentsAPI) RunTimeout(name string) time.Duration { return a.n.agents.Timeout(name) }

@@ -1,0 +1,492 @@
+package node
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/agentnet/agentnode/enclave/attest"
+	"github.com/agentnet/agentnode/enclave/attest/detect"
+	"github.com/agentnet/agentnode/node/api"
+	"github.com/agentnet/agentnode/node/bridge"
+	"github.com/agentnet/agentnode/node/client"
+	"github.com/agentnet/agentnode/p2p"
+	"github.com/agentnet/agentnode/p2p/card"
+	"github.com/agentnet/agentnode/p2p/discovery"
+	attestproto "github.com/agentnet/agentnode/p2p/proto/attest"
+	cardproto "github.com/agentnet/agentnode/p2p/proto/card"
+	execproto "github.com/agentnet/agentnode/p2p/proto/exec"
+)
+
+// Limits of the node's side of the network.
+const (
+	// callTimeout bounds a remote call: card lookup, session, execution.
+	callTimeout = 2 * time.Minute
+	// remoteClients bounds the remote nodes whose sessions are kept warm.
+	remoteClients = 256
+	// advertiseQueue bounds the card changes waiting to be published.
+	advertiseQueue = 64
+)
+
+// ErrP2PDisabled is the answer of the network methods of a node started
+// with p2p = false.
+var ErrP2PDisabled = &bridge.Error{Status: http.StatusServiceUnavailable, Code: api.CodeP2PDisabled,
+	Message: "this node runs without the p2p network (p2p = false in its config)"}
+
+// network is the node's part of the p2p network: the libp2p host and its
+// DHT, the card publisher, the three stream services, the searcher, and
+// the clients of remote nodes.
+type network struct {
+	host      *p2p.Host
+	publisher *card.Publisher
+	searcher  *discovery.Searcher
+	services  []io.Closer
+	verifiers attest.Verifiers
+	policy    *attest.Policy
+	local     client.Transport
+	log       *slog.Logger
+
+	// ops publishes card changes one at a time, in the order the node
+	// made them.
+	ops    chan func(context.Context)
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	clients *simplelru.LRU[peer.ID, *client.Client]
+}
+
+// startP2P joins the network: host and DHT, publisher, stream services
+// that serve through the bridge's own code paths, searcher; then it
+// advertises the deployed agents. n.net is set first, so a failure
+// half-way is closed by Close.
+func (n *Node) startP2P(ctx context.Context, br *bridge.Server) error {
+	cfg, log := n.cfg, n.log.With("component", "p2p")
+	ttl := cfg.ttl()
+	h, err := p2p.New(p2p.Config{
+		Identity:    n.id.PrivKey(),
+		ListenAddrs: cfg.P2PListen,
+		Bootstrap:   cfg.Bootstrap,
+		TTL:         ttl,
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	clients, _ := simplelru.NewLRU[peer.ID, *client.Client](remoteClients, nil) // size > 0: cannot fail
+	nw := &network{host: h, policy: n.peerPolicy, log: log, ops: make(chan func(context.Context), advertiseQueue),
+		clients: clients, local: localTransport{br: br}}
+	nw.ctx, nw.cancel = context.WithCancel(context.Background())
+	n.net = nw
+	if err := h.Start(ctx); err != nil {
+		return err
+	}
+	if nw.verifiers = cfg.Verifiers; nw.verifiers == nil {
+		if nw.verifiers, err = detect.Verifiers(detect.VerifierConfig{}); err != nil {
+			return fmt.Errorf("peer evidence verifiers: %w", err)
+		}
+	}
+	lh := h.Libp2p()
+	if nw.publisher, err = card.NewPublisher(h.DHT(), n.id.PrivKey(), n.enc.Attester(),
+		card.WithLifetime(ttl.CardLifetime, ttl.CardRepublish), card.WithReprovide(ttl.Reprovide),
+		card.WithAddrs(func() []string { return addrStrings(lh.Addrs()) }), card.WithLogger(log.With("part", "publisher"))); err != nil {
+		return err
+	}
+	if err := nw.publisher.Start(); err != nil {
+		return err
+	}
+	rt := cfg.P2PReadTimeout.Duration
+	execOpts := []execproto.Option{execproto.WithReadTimeout(rt), execproto.WithTimeout(max(execproto.DefaultTimeout, cfg.WasmTimeout.Duration+time.Minute)),
+		execproto.WithLogger(log)}
+	if cfg.MaxBodyBytes > 0 {
+		execOpts = append(execOpts, execproto.WithMaxRequestSize(int(min(cfg.MaxBodyBytes, execproto.MaxResponseSize))))
+	}
+	nw.services = append(nw.services,
+		cardproto.New(lh, nw.publisher, cardproto.WithTimeout(rt), cardproto.WithLogger(log)),
+		attestproto.New(lh, attestproto.OpenerFunc(func(ctx context.Context, remote peer.ID, req []byte) ([]byte, error) {
+			return sessionReply(br.OpenSession(ctx, bridge.Call{Body: req, Resource: attestproto.ID, Peer: remote.String()}))
+		}), attestproto.WithTimeout(rt), attestproto.WithLogger(log)),
+		execproto.New(lh, execproto.HandlerFunc(func(ctx context.Context, remote peer.ID, req execproto.Request) execproto.Response {
+			rep := br.Exec(ctx, bridge.Call{Header: headerOf(req.Headers), Body: req.Body, Resource: execproto.ID,
+				Peer: remote.String(), AgentsOnly: !cfg.P2PAcceptModules})
+			return execproto.Response{Status: rep.Status, Headers: flatHeader(rep.Header), Body: rep.Body}
+		}), execOpts...),
+	)
+	if nw.searcher, err = discovery.New(h.DHT(), card.Verifier{Verifiers: nw.verifiers, Policy: nw.policy},
+		discovery.WithFetcher(fetcher{self: lh.ID(), pub: nw.publisher, remote: cardproto.Fetcher{Host: lh}}), discovery.WithLogger(log.With("part", "search"))); err != nil {
+		return err
+	}
+	nw.wg.Go(nw.run)
+	n.advertise(n.agents.Deployed()...)
+	log.Info("joined the p2p network", "addrs", h.P2PAddrs(), "bootstrap", len(cfg.Bootstrap), "ttl", cfg.P2PTTL)
+	return nil
+}
+
+// run publishes queued card changes until the network closes.
+func (nw *network) run() {
+	for {
+		select {
+		case <-nw.ctx.Done():
+			return
+		case op := <-nw.ops:
+			op(nw.ctx)
+		}
+	}
+}
+
+// enqueue queues a card change; it waits when the queue is full and gives
+// up once the network is closing.
+func (nw *network) enqueue(op func(context.Context)) {
+	select {
+	case nw.ops <- op:
+	case <-nw.ctx.Done():
+	}
+}
+
+// close stops the services first (no new streams), then the publisher
+// (whose records live on until they expire), then the host.
+func (nw *network) close() error {
+	var errs []error
+	for _, s := range nw.services {
+		errs = append(errs, s.Close())
+	}
+	nw.cancel()
+	nw.wg.Wait()
+	if nw.publisher != nil {
+		errs = append(errs, nw.publisher.Close())
+	}
+	errs = append(errs, nw.host.Close())
+	return errors.Join(errs...)
+}
+
+// fetcher serves this node's own cards from its publisher, as no stream
+// reaches the node itself, and fetches other nodes' over the card stream.
+type fetcher struct {
+	self   peer.ID
+	pub    *card.Publisher
+	remote cardproto.Fetcher
+}
+
+func (f fetcher) FetchCards(ctx context.Context, p peer.ID) ([]*card.Signed, error) {
+	if p != f.self {
+		return f.remote.FetchCards(ctx, p)
+	}
+	var out []*card.Signed
+	for _, raw := range f.pub.Cards() {
+		c, err := card.Open(raw)
+		if err != nil {
+			return nil, fmt.Errorf("open own card: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func addrStrings(as []ma.Multiaddr) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return out
+}
+
+// headerOf and flatHeader convert between the exec protocol's headers and
+// HTTP's.
+func headerOf(m map[string]string) http.Header {
+	h := make(http.Header, len(m))
+	for k, v := range m {
+		h.Set(k, v)
+	}
+	return h
+}
+
+func flatHeader(h http.Header) map[string]string {
+	m := make(map[string]string, len(h))
+	for k, v := range h {
+		m[k] = strings.Join(v, ", ")
+	}
+	return m
+}
+
+// sessionReply turns the bridge's session answer into the attest
+// protocol's: the body, or a refusal with the bridge's code and message.
+func sessionReply(rep bridge.Reply) ([]byte, error) {
+	if rep.Status == http.StatusOK {
+		return rep.Body, nil
+	}
+	var e api.Error
+	if err := json.Unmarshal(rep.Body, &e); err != nil || e.Error.Code == "" {
+		e.Error = api.ErrorDetail{Code: api.CodeInternal, Message: "internal error"}
+	}
+	return nil, &attestproto.Error{Status: rep.Status, Code: e.Error.Code, Message: e.Error.Message}
+}
+
+// P2P returns the node's libp2p host, nil when p2p is off or before Start.
+func (n *Node) P2P() *p2p.Host {
+	if n.net == nil {
+		return nil
+	}
+	return n.net.host
+}
+
+// P2PAddrs returns the node's p2p addresses ending in /p2p/<peer id>: what
+// another node lists in bootstrap. Nil when p2p is off.
+func (n *Node) P2PAddrs() []string {
+	if n.net == nil {
+		return nil
+	}
+	return n.net.host.P2PAddrs()
+}
+
+// Search finds agents in the network by description, their cards verified
+// under the node's peer policy, best first.
+func (n *Node) Search(ctx context.Context, req api.SearchRequest) ([]api.FoundAgent, error) {
+	if n.net == nil {
+		return nil, ErrP2PDisabled
+	}
+	res, err := n.net.searcher.Search(ctx, req.Description, req.Limit)
+	if errors.Is(err, discovery.ErrBadQuery) {
+		return nil, &bridge.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: err.Error()}
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.FoundAgent, 0, len(res))
+	for _, r := range res {
+		f := api.FoundAgent{
+			PeerID: r.PeerID.String(), Name: r.Agent, Description: r.Description, Tags: r.Tags,
+			Price: r.Price.Amount, Asset: r.Price.Asset, Network: r.Price.Network, PayTo: r.Price.PayTo,
+			Platform: string(r.Platform), Score: r.Score, ModuleSHA256: hex.EncodeToString(r.ModuleSHA256),
+			Addrs: r.Addrs, ExpiresAt: r.ExpiresAt,
+		}
+		if f.Tags == nil {
+			f.Tags = []string{}
+		}
+		if f.Addrs == nil {
+			f.Addrs = []string{}
+		}
+		if r.Card != nil && r.Card.Claims != nil && len(r.Card.Claims.Measurements) > 0 {
+			f.Measurements = map[string]string{}
+			for k, v := range r.Card.Claims.Measurements {
+				f.Measurements[k] = v.String()
+			}
+		}
+		if req.Cards && r.Card != nil {
+			f.Card = hex.EncodeToString(r.Card.Raw)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// Peers describes the node's place in the network.
+func (n *Node) Peers() api.PeersResponse {
+	if n.net == nil {
+		return api.PeersResponse{PeerID: n.PeerID(), Addresses: []string{}, Peers: []api.Peer{}}
+	}
+	h := n.net.host
+	out := api.PeersResponse{PeerID: n.PeerID(), Addresses: h.P2PAddrs(), RoutingTable: h.RoutingTableSize(), Peers: []api.Peer{}}
+	if out.Addresses == nil {
+		out.Addresses = []string{}
+	}
+	lh := h.Libp2p()
+	for _, p := range h.Peers() {
+		ap := api.Peer{PeerID: p.String(), Addrs: []string{}}
+		if lh != nil {
+			for _, a := range lh.Peerstore().Addrs(p) {
+				ap.Addrs = append(ap.Addrs, a.String())
+			}
+		}
+		out.Peers = append(out.Peers, ap)
+	}
+	return out
+}
+
+// CallAgent runs agent name of node peerID through the network: it finds
+// the agent's verified card, opens (or reuses) an attested session with
+// the node over the attest stream, sends the sealed request over the exec
+// stream, and verifies the result exactly as the HTTP client does (session
+// evidence under the node's peer policy, commitment, signature, and the
+// module the card advertises). An agent of this node itself takes the same
+// path in process.
+func (n *Node) CallAgent(ctx context.Context, peerID, name string, req api.CallRequest) (*client.Receipt, error) {
+	nw := n.net
+	if nw == nil {
+		return nil, ErrP2PDisabled
+	}
+	p, err := peer.Decode(peerID)
+	if err != nil {
+		return nil, &bridge.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: fmt.Sprintf("peer %q is not a peer id", peerID)}
+	}
+	if err := card.CheckName(name); err != nil {
+		return nil, &bridge.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	v, err := nw.searcher.Agent(ctx, p, name)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &bridge.Error{Status: http.StatusNotFound, Code: api.CodeUnknownAgent,
+			Message: fmt.Sprintf("no agent %s with a card that verifies under this node's peer policy on peer %s: %v", name, p, err)}
+	}
+	in := client.ExecInput{Agent: name, Args: req.Args, Stdin: req.Stdin, AttestResult: req.AttestResult, Module: v.ModuleSHA256}
+	c, err := nw.client(p, v.Addrs)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.Exec(ctx, in)
+	if err != nil {
+		nw.searcher.Forget(p)
+		return nil, callError(p, err)
+	}
+	rc := res.Receipt(in, nw.policy)
+	return &rc, nil
+}
+
+// client returns the cached client of node p, whose session stays warm
+// across calls, after adding p's card addresses to the peerstore so that
+// the host can dial it.
+func (nw *network) client(p peer.ID, addrs []string) (*client.Client, error) {
+	lh := nw.host.Libp2p()
+	if lh == nil {
+		return nil, p2p.ErrNotStarted
+	}
+	if p != lh.ID() {
+		var mas []ma.Multiaddr
+		for _, a := range addrs {
+			if m, err := ma.NewMultiaddr(a); err == nil {
+				mas = append(mas, m)
+			}
+		}
+		lh.Peerstore().AddAddrs(p, mas, peerstore.TempAddrTTL)
+	}
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	if c, ok := nw.clients.Get(p); ok {
+		return c, nil
+	}
+	var tr client.Transport = nw.local
+	if p != lh.ID() {
+		tr = client.NewP2PTransport(lh, p)
+	}
+	c, err := client.New(client.Config{Transport: tr, PeerID: p.String(), Policy: nw.policy, Verifiers: nw.verifiers})
+	if err != nil {
+		return nil, err
+	}
+	nw.clients.Add(p, c)
+	return c, nil
+}
+
+// callError says why a remote call failed: the remote node's own refusal
+// passes through (its code, its Retry-After or payment requirements) but
+// for authentication codes, which would read as this bridge's; a transport
+// failure is peer_unreachable; evidence the policy refuses is
+// untrusted_peer; anything else failed the client's verification.
+func callError(p peer.ID, err error) error {
+	var apiErr *client.APIError
+	policy := []error{attest.ErrPlatformNotAllowed, attest.ErrMeasurementMismatch, attest.ErrDebug, attest.ErrEvidenceTooOld,
+		attest.ErrTCBOutOfDate, attest.ErrPolicyViolation, attest.ErrNoVerifier}
+	switch {
+	case errors.As(err, &apiErr):
+		status := apiErr.Status
+		if status == http.StatusUnauthorized || status == http.StatusForbidden {
+			status = http.StatusBadGateway
+		}
+		return &bridge.Error{Status: status, Code: apiErr.Code, Message: fmt.Sprintf("peer %s: %s", p, apiErr.Message), Header: apiErr.Header}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return &bridge.Error{Status: http.StatusGatewayTimeout, Code: api.CodeTimeout, Message: fmt.Sprintf("peer %s: %v", p, err)}
+	case errors.Is(err, client.ErrTransport):
+		return &bridge.Error{Status: http.StatusBadGateway, Code: api.CodePeerUnreachable, Message: err.Error()}
+	}
+	for _, target := range policy {
+		if errors.Is(err, target) {
+			return &bridge.Error{Status: http.StatusBadGateway, Code: api.CodeUntrustedPeer, Message: fmt.Sprintf("peer %s: %v", p, err)}
+		}
+	}
+	return &bridge.Error{Status: http.StatusBadGateway, Code: api.CodeVerificationFailed, Message: fmt.Sprintf("peer %s: %v", p, err)}
+}
+
+// localTransport is this node's own bridge core, in process: a call of an
+// agent of this node takes the client path of a remote one (session,
+// sealing, verification) without a stream to itself.
+type localTransport struct{ br *bridge.Server }
+
+func (t localTransport) CreateKeypair(ctx context.Context, req *api.CreateKeypairRequest) (*api.CreateKeypairResponse, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encode session request: %w", err)
+	}
+	rep := t.br.OpenSession(ctx, bridge.Call{Body: b, Resource: attestproto.ID})
+	var resp api.CreateKeypairResponse
+	if err := decodeReply(rep, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+func (t localTransport) Exec(ctx context.Context, header http.Header, req *api.ExecRequest) (*api.ExecResponse, http.Header, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode exec request: %w", err)
+	}
+	rep := t.br.Exec(ctx, bridge.Call{Header: header, Body: b, Resource: execproto.ID})
+	var resp api.ExecResponse
+	if err := decodeReply(rep, &resp); err != nil {
+		return nil, nil, err
+	}
+	return &resp, rep.Header, nil
+}
+
+// decodeReply decodes a bridge reply, or returns its error as the client's
+// *APIError.
+func decodeReply(rep bridge.Reply, v any) error {
+	if rep.Status/100 != 2 {
+		var e api.Error
+		if json.Unmarshal(rep.Body, &e) != nil || e.Error.Code == "" {
+			e.Error = api.ErrorDetail{Code: api.CodeInternal, Message: "internal error"}
+		}
+		return &client.APIError{Status: rep.Status, Code: e.Error.Code, Message: e.Error.Message, Header: rep.Header}
+	}
+	if err := json.Unmarshal(rep.Body, v); err != nil {
+		return fmt.Errorf("decode local reply: %w", err)
+	}
+	return nil
+}
+
+// networkAPI is the bridge's view of the node's network.
+type networkAPI struct{ n *Node }
+
+func (a networkAPI) Search(ctx context.Context, req api.SearchRequest) ([]api.FoundAgent, error) {
+	return a.n.Search(ctx, req)
+}
+
+func (a networkAPI) Peers() api.PeersResponse { return a.n.Peers() }
+
+func (a networkAPI) Call(ctx context.Context, peer, name string, req api.CallRequest) (*client.Receipt, error) {
+	return a.n.CallAgent(ctx, peer, name, req)
+}
+
+// networkAPI returns the bridge's view of the network, nil when p2p is
+// off (a nil interface, which the bridge answers with p2p_disabled).
+func (n *Node) networkAPI() bridge.Network {
+	if !n.cfg.P2PEnabled() {
+		return nil
+	}
+	return networkAPI{n}
+}
