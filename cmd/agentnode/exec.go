@@ -18,6 +18,7 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	nodeURL := fs.String("node", "http://127.0.0.1:3000", "the node's bridge URL")
 	wasmPath := fs.String("wasm", "", "WebAssembly module (WASI command) to run")
 	agent := fs.String("agent", "", "name of an agent deployed on the node, instead of --wasm")
+	scriptPath := fs.String("script", "", "Starlark script whose main(args) runs on the node's policy route, instead of --wasm")
 	stdinPath := fs.String("stdin", "", "file whose content is the module's stdin")
 	allowSim := fs.Bool("allow-sim", false, "accept a node on the simulated TEE (development only: it proves no hardware isolation)")
 	suite := fs.String("suite", "x25519", "HPKE suite: x25519 or mlkem768x25519")
@@ -37,8 +38,15 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	in := client.ExecInput{Agent: *agent, Args: argv, AttestResult: *attestResult}
-	if (*wasmPath == "") == (*agent == "") {
-		return fail("give --wasm FILE or --agent NAME")
+	if n := countSet(*wasmPath, *agent, *scriptPath); n != 1 {
+		return fail("give one of --wasm FILE, --agent NAME or --script FILE")
+	}
+	if *scriptPath != "" {
+		b, err := os.ReadFile(*scriptPath)
+		if err != nil {
+			return fail("%v", err)
+		}
+		in.Script = string(b)
 	}
 	var err error
 	if *wasmPath != "" {
@@ -103,4 +111,14 @@ func oneLine(err error) string {
 		return apiErr.Code + ": " + strings.ReplaceAll(apiErr.Message, "\n", " ")
 	}
 	return strings.ReplaceAll(err.Error(), "\n", " ")
+}
+
+func countSet(vals ...string) int {
+	n := 0
+	for _, v := range vals {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }

@@ -28,6 +28,7 @@ func commands() map[string]command {
 		"attest":  {"get, verify and measure TEE evidence (quote, verify, measure)", runAttest},
 		"receipt": {"check a saved exec receipt offline (verify)", runReceipt},
 		"keygen":  {"create an identity key file", runKeygen},
+		"policy":  {"check a payment policy (Starlark) or see what it decides", runPolicy},
 		"version": {"print the version", runVersion},
 	}
 }
