@@ -58,6 +58,8 @@ func errorFor(err error) *Error {
 		{wasm.ErrTimeout, http.StatusUnprocessableEntity, api.CodeTimeout},
 		{wasm.ErrOutputTooLarge, http.StatusUnprocessableEntity, api.CodeOutputTooLarge},
 		{wasm.ErrTrap, http.StatusUnprocessableEntity, api.CodeTrap},
+		{wasm.ErrInvalidInput, http.StatusBadRequest, api.CodeBadRequest},
+		{wasm.ErrClosed, http.StatusServiceUnavailable, api.CodeBusy},
 		{enclave.ErrScript, http.StatusUnprocessableEntity, api.CodeScriptError},
 	}
 	for _, t := range table {
