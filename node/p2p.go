@@ -127,7 +127,11 @@ func (n *Node) startP2P(ctx context.Context, br *bridge.Server) error {
 		}), execOpts...),
 	)
 	if nw.searcher, err = discovery.New(h.DHT(), card.Verifier{Verifiers: nw.verifiers, Policy: nw.policy},
-		discovery.WithFetcher(fetcher{self: lh.ID(), pub: nw.publisher, remote: cardproto.Fetcher{Host: lh}}), discovery.WithLogger(log.With("part", "search"))); err != nil {
+		discovery.WithFetcher(fetcher{self: lh.ID(), pub: nw.publisher, remote: cardproto.Fetcher{Host: lh}}),
+		// A cached card must still be live when the cache entry is reused:
+		// it was issued at most one republish interval before it was read.
+		discovery.WithCacheTTL(min(discovery.DefaultCacheTTL, ttl.CardLifetime-ttl.CardRepublish)),
+		discovery.WithLogger(log.With("part", "search"))); err != nil {
 		return err
 	}
 	nw.wg.Go(nw.run)
