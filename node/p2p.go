@@ -39,6 +39,9 @@ const (
 	remoteClients = 256
 	// advertiseQueue bounds the card changes waiting to be published.
 	advertiseQueue = 64
+	// callsPerPeer bounds the calls in flight to one node, the exec
+	// protocol's per-peer bound: more would be reset, so they wait.
+	callsPerPeer = 4
 )
 
 // ErrP2PDisabled is the answer of the network methods of a node started
@@ -67,7 +70,14 @@ type network struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	clients *simplelru.LRU[peer.ID, *client.Client]
+	clients *simplelru.LRU[peer.ID, *remote]
+}
+
+// remote is a node this node calls: a client whose session stays warm,
+// and the slots of the calls in flight to it.
+type remote struct {
+	client *client.Client
+	slots  chan struct{}
 }
 
 // startP2P joins the network: host and DHT, publisher, stream services
@@ -87,7 +97,7 @@ func (n *Node) startP2P(ctx context.Context, br *bridge.Server) error {
 	if err != nil {
 		return err
 	}
-	clients, _ := simplelru.NewLRU[peer.ID, *client.Client](remoteClients, nil) // size > 0: cannot fail
+	clients, _ := simplelru.NewLRU[peer.ID, *remote](remoteClients, nil) // size > 0: cannot fail
 	nw := &network{host: h, policy: n.peerPolicy, log: log, ops: make(chan func(context.Context), advertiseQueue),
 		clients: clients, local: localTransport{br: br}}
 	nw.ctx, nw.cancel = context.WithCancel(context.Background())
@@ -111,7 +121,7 @@ func (n *Node) startP2P(ctx context.Context, br *bridge.Server) error {
 	}
 	rt := cfg.P2PReadTimeout.Duration
 	execOpts := []execproto.Option{execproto.WithReadTimeout(rt), execproto.WithTimeout(max(execproto.DefaultTimeout, cfg.WasmTimeout.Duration+time.Minute)),
-		execproto.WithLogger(log)}
+		execproto.WithMaxPerPeer(callsPerPeer), execproto.WithLogger(log)}
 	if cfg.MaxBodyBytes > 0 {
 		execOpts = append(execOpts, execproto.WithMaxRequestSize(int(min(cfg.MaxBodyBytes, execproto.MaxResponseSize))))
 	}
@@ -350,11 +360,17 @@ func (n *Node) CallAgent(ctx context.Context, peerID, name string, req api.CallR
 			Message: fmt.Sprintf("no agent %s with a card that verifies under this node's peer policy on peer %s: %v", name, p, err)}
 	}
 	in := client.ExecInput{Agent: name, Args: req.Args, Stdin: req.Stdin, AttestResult: req.AttestResult, Module: v.ModuleSHA256}
-	c, err := nw.client(p, v.Addrs)
+	r, err := nw.remote(p, v.Addrs)
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.Exec(ctx, in)
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, callError(p, ctx.Err())
+	}
+	res, err := r.client.Exec(ctx, in)
+	<-r.slots
 	if err != nil {
 		nw.searcher.Forget(p)
 		return nil, callError(p, err)
@@ -363,10 +379,10 @@ func (n *Node) CallAgent(ctx context.Context, peerID, name string, req api.CallR
 	return &rc, nil
 }
 
-// client returns the cached client of node p, whose session stays warm
-// across calls, after adding p's card addresses to the peerstore so that
-// the host can dial it.
-func (nw *network) client(p peer.ID, addrs []string) (*client.Client, error) {
+// remote returns node p's cached client, whose session stays warm across
+// calls, after adding p's card addresses to the peerstore so that the host
+// can dial it.
+func (nw *network) remote(p peer.ID, addrs []string) (*remote, error) {
 	lh := nw.host.Libp2p()
 	if lh == nil {
 		return nil, p2p.ErrNotStarted
@@ -382,8 +398,8 @@ func (nw *network) client(p peer.ID, addrs []string) (*client.Client, error) {
 	}
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
-	if c, ok := nw.clients.Get(p); ok {
-		return c, nil
+	if r, ok := nw.clients.Get(p); ok {
+		return r, nil
 	}
 	var tr client.Transport = nw.local
 	if p != lh.ID() {
@@ -393,8 +409,9 @@ func (nw *network) client(p peer.ID, addrs []string) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	nw.clients.Add(p, c)
-	return c, nil
+	r := &remote{client: c, slots: make(chan struct{}, callsPerPeer)}
+	nw.clients.Add(p, r)
+	return r, nil
 }
 
 // callError says why a remote call failed: the remote node's own refusal

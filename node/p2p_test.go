@@ -17,7 +17,9 @@ import (
 	"github.com/agentnet/agentnode/node/client"
 	"github.com/agentnet/agentnode/node/nettest"
 	"github.com/agentnet/agentnode/node/nodetest"
+	"github.com/agentnet/agentnode/p2p"
 	"github.com/agentnet/agentnode/p2p/card"
+	"github.com/agentnet/agentnode/p2p/p2ptest"
 )
 
 // search asks n's bridge for description and returns the results.
@@ -129,3 +131,8 @@ func TestP2POffAnswersP2PDisabled(t *testing.T) {
 		t.Fatal("p2p host with p2p off")
 	}
 }
+
+// shortTTL is p2ptest's profile of seconds: cards live 3 s.
+func shortTTL() p2p.TTL { return p2ptest.ShortTTL() }
+
+func hexDecode(s string) ([]byte, error) { return hex.DecodeString(s) }
