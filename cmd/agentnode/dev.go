@@ -15,6 +15,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	data := fs.String("data", "", "data directory (default: a new temporary directory)")
 	price := fs.Uint64("price", 0, "execution price in the payment token's atomic units; 0 = free")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	appPath := fs.String("app-path", "", "directory of deployed agents (default: <data>/agents)")
+	p2pListen := fs.String("p2p-listen", "/ip4/127.0.0.1/tcp/0", "libp2p listen multiaddr")
+	var boot multiFlag
+	fs.Var(&boot, "bootstrap", "a dev node to join, as its p2p address ending in /p2p/<peer id> (repeatable)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -26,18 +30,30 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	cfg := node.Config{Listening: *listen, DataDir: dir, TEE: "sim", Price: *price, LogLevel: *logLevel}
+	cfg := node.Config{Listening: *listen, DataDir: dir, TEE: "sim", Price: *price, LogLevel: *logLevel,
+		AppPath: *appPath, P2PListen: []string{*p2pListen}, Bootstrap: boot, P2PTTL: "testnet"}
 	return serve(ctx, cfg, stdout, stderr, func(n *node.Node) {
 		fmt.Fprintf(stdout, `agentnode dev is running (simulated TEE: for development only)
   bridge:  %s
   peer id: %s
   data:    %s
+  p2p:     %[4]s
 
 Try it (from the repository root):
   go run ./cmd/agentnode exec --node %[1]s --allow-sim --wasm enclave/wasm/wasmtest/testdata/echo_args.wasm --arg hello --arg world
   curl %[1]s/v1/node
 
+  # Deploy an agent, find it by what it does, call it through the network:
+  mkdir -p /tmp/echo && cp enclave/wasm/wasmtest/testdata/echo_args.wasm /tmp/echo/agent.wasm
+  printf 'name = "echo"\ndescription = "repeats its arguments back"\n' > /tmp/echo/agent.toml
+  go run ./cmd/agentnode deploy --node %[1]s /tmp/echo
+  go run ./cmd/agentnode search --node %[1]s "repeat my arguments"
+  go run ./cmd/agentnode call --node %[1]s --allow-sim %[2]s/echo --arg hello
+
+  # A second dev node joins this one's network:
+  go run ./cmd/agentnode dev --http 127.0.0.1:3001 --bootstrap %[4]s
+
 Ctrl-C stops the node.
-`, n.BridgeURL(), n.PeerID(), dir)
+`, n.BridgeURL(), n.PeerID(), dir, firstAddr(n.P2PAddrs()))
 	})
 }

@@ -11,6 +11,9 @@ import (
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("run", stderr)
 	path := fs.String("config", "", "TOML configuration file (see docs/config.md)")
+	var listen, boot multiFlag
+	fs.Var(&listen, "p2p-listen", "libp2p listen multiaddr, replacing the config's p2p_listen (repeatable)")
+	fs.Var(&boot, "bootstrap", "peer to join the network through, a multiaddr ending in /p2p/<peer id>, replacing the config's bootstrap (repeatable)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -21,6 +24,12 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "agentnode run: %v\n", err)
 			return 1
 		}
+	}
+	if len(listen) > 0 {
+		cfg.P2PListen = listen
+	}
+	if len(boot) > 0 {
+		cfg.Bootstrap = boot
 	}
 	return serve(ctx, cfg, stdout, stderr, nil)
 }
