@@ -41,6 +41,10 @@ type Config struct {
 	MaxInflightExecutions int
 	// Payments charges for executions; nil means free.
 	Payments Payments
+	// Facilitator, when set, is served under /facilitator/ (POST /verify,
+	// POST /settle, GET /supported): the node's x402 facilitator for other
+	// servers.
+	Facilitator http.Handler
 	// Agents is the node's agent directory (deploy, list, withdraw, and
 	// per-agent limits); nil answers those routes 503.
 	Agents Agents
@@ -115,6 +119,9 @@ func (s *Server) routes() {
 	s.handle("GET /v1/peers", s.handlePeers)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
 	s.methods["/metrics"] = []string{"GET"}
+	if s.cfg.Facilitator != nil {
+		s.facilitatorRoutes()
+	}
 
 	s.handle("/", s.handleNotFound)
 }

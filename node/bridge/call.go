@@ -94,6 +94,9 @@ func (s *Server) errorReply(route, id, peer string, err error) Reply {
 	}
 	lvl("request failed", "request_id", id, "route", route, "peer", peer, "status", e.Status, "code", e.Code, "err", err)
 	rep := jsonReply(e.Status, api.Error{Error: api.ErrorDetail{Code: e.Code, Message: e.Message}})
+	if e.Body != nil {
+		rep.Body = e.Body
+	}
 	for k, v := range e.Header {
 		rep.Header[k] = v
 	}

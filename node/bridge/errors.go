@@ -26,6 +26,9 @@ type Error struct {
 	Message string
 	// Header is set on the response, e.g. Retry-After or PAYMENT-REQUIRED.
 	Header http.Header
+	// Body, when set, is the JSON answer instead of the error object: a
+	// 402 carries the x402 v1 body {x402Version, error, accepts} there.
+	Body []byte
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -100,7 +103,13 @@ func (s *Server) handle(pattern string, h func(http.ResponseWriter, *http.Reques
 			for k, v := range e.Header {
 				sw.Header()[k] = v
 			}
-			writeJSON(sw, e.Status, api.Error{Error: api.ErrorDetail{Code: e.Code, Message: e.Message}})
+			if e.Body != nil {
+				sw.Header().Set("Content-Type", "application/json")
+				sw.WriteHeader(e.Status)
+				_, _ = sw.Write(e.Body)
+			} else {
+				writeJSON(sw, e.Status, api.Error{Error: api.ErrorDetail{Code: e.Code, Message: e.Message}})
+			}
 		}
 		s.metrics.observe(route, sw.code(), time.Since(start))
 	})

@@ -96,7 +96,7 @@ func (s *Server) exec(ctx context.Context, call Call) (*Reply, error) {
 			return nil, &Error{Status: http.StatusUnauthorized, Code: api.CodeSessionNotFound, Message: "public_key is not this session's client key"}
 		}
 	}
-	ch, err := s.charge(ctx, call.Header, call.Resource, job)
+	ch, err := s.charge(ctx, call, job)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,9 @@ type Payments interface {
 	// requirements (PAYMENT-REQUIRED); a request that changed no state. With
 	// a valid payment it reserves it (a payment buys one execution, once)
 	// and returns the charge. A free job returns a zero-value-safe charge.
-	Charge(ctx context.Context, header http.Header, resource string, job *enclave.Job) (Charge, error)
+	// The call's Header carries the payment, Resource names what is paid
+	// for and Peer who pays (a network peer, or "" for a local user).
+	Charge(ctx context.Context, call Call, job *enclave.Job) (Charge, error)
 }
 
 // Charge is a reserved payment for one job.
@@ -42,9 +44,22 @@ func (free) Ref() enclave.PaymentRef                                   { return 
 func (free) Settle(context.Context) (*api.Payment, http.Header, error) { return nil, nil, nil }
 func (free) Abort(context.Context, bool) (http.Header, error)          { return nil, nil }
 
-func (s *Server) charge(ctx context.Context, header http.Header, resource string, job *enclave.Job) (Charge, error) {
+func (s *Server) charge(ctx context.Context, call Call, job *enclave.Job) (Charge, error) {
 	if s.cfg.Payments == nil {
 		return free{}, nil
 	}
-	return s.cfg.Payments.Charge(ctx, header, resource, job)
+	return s.cfg.Payments.Charge(ctx, call, job)
+}
+
+// facilitatorRoutes mounts the node's x402 facilitator under /facilitator
+// (the handler caps its own bodies at x402.MaxBodySize).
+func (s *Server) facilitatorRoutes() {
+	fh := http.StripPrefix("/facilitator", s.cfg.Facilitator)
+	serve := func(w http.ResponseWriter, r *http.Request) error {
+		fh.ServeHTTP(w, r)
+		return nil
+	}
+	s.handle("POST /facilitator/verify", serve)
+	s.handle("POST /facilitator/settle", serve)
+	s.handle("GET /facilitator/supported", serve)
 }
