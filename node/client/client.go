@@ -21,6 +21,7 @@ import (
 	"github.com/agentnet/agentnode/enclave/attest"
 	"github.com/agentnet/agentnode/enclave/seal"
 	"github.com/agentnet/agentnode/node/api"
+	"github.com/agentnet/agentnode/x402"
 )
 
 // Config configures a Client. Verifiers is required, and NodeURL unless
@@ -47,6 +48,9 @@ type Config struct {
 	MaxResponseBytes int64
 	// APIToken is sent as "Authorization: Bearer <token>" when set.
 	APIToken string
+	// Payer, when set, pays nodes that answer 402 (x402), within its
+	// limits; nil leaves a 402 as a *PaymentError naming the price.
+	Payer *Payer
 }
 
 // Client talks to one node. It is safe for concurrent use and keeps one
@@ -72,6 +76,11 @@ func New(cfg Config) (*Client, error) {
 	}
 	if len(cfg.Verifiers) == 0 {
 		return nil, errors.New("client config: no evidence verifiers")
+	}
+	if cfg.Payer != nil {
+		if err := cfg.Payer.validate(); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Policy == nil {
 		cfg.Policy = attest.DefaultPolicy()
@@ -103,6 +112,9 @@ type APIError struct {
 	Code    string
 	Message string
 	Header  http.Header
+	// PaymentRequired is the node's payment terms on a 402 answer, from
+	// its PAYMENT-REQUIRED header or v1 body.
+	PaymentRequired *x402.PaymentRequired
 }
 
 func (e *APIError) Error() string {
@@ -157,6 +169,9 @@ func (c *Client) do(req *http.Request, out any) (http.Header, error) {
 	}
 	if int64(len(b)) > c.cfg.MaxResponseBytes {
 		return nil, fmt.Errorf("read %s response: over %d bytes", req.URL.Path, c.cfg.MaxResponseBytes)
+	}
+	if resp.StatusCode == http.StatusPaymentRequired {
+		return nil, paymentAPIError(resp.StatusCode, resp.Header, b)
 	}
 	if resp.StatusCode/100 != 2 {
 		var e api.Error

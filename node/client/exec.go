@@ -14,6 +14,7 @@ import (
 	"github.com/agentnet/agentnode/enclave/attest"
 	"github.com/agentnet/agentnode/enclave/seal"
 	"github.com/agentnet/agentnode/node/api"
+	"github.com/agentnet/agentnode/x402"
 )
 
 // ExecInput is what to run: a module, the name of an agent deployed on the
@@ -33,6 +34,8 @@ type ExecInput struct {
 	Module [32]byte
 	// Header is sent with the request (payment headers).
 	Header http.Header
+	// Tags are the agent's card tags, shown to the payer policy.
+	Tags []string
 }
 
 // Result is a verified result: its commitment was recomputed from what the
@@ -55,6 +58,9 @@ type Result struct {
 	// verified against the client's policy.
 	ResultEvidence *attest.Evidence
 	Payment        *api.Payment
+	// PaymentRequirements are the terms the client's Payer paid, nil when
+	// it paid nothing.
+	PaymentRequirements *x402.PaymentRequirements
 	// Header is the response's headers (PAYMENT-RESPONSE).
 	Header http.Header
 }
@@ -116,12 +122,18 @@ func (c *Client) run(ctx context.Context, s *Session, in ExecInput, send sendFun
 		return nil, err
 	}
 	resp, respHeader, err := send(ctx, in.Header, req)
+	resp, respHeader, paid, err := c.payIfAsked(ctx, s, in, req, send, resp, respHeader, err)
 	if err != nil {
 		return nil, err
 	}
 	res, err := c.OpenResult(ctx, s, rid, in, resp)
 	if err != nil {
 		return nil, err
+	}
+	if paid != nil {
+		if err := paid.check(res); err != nil {
+			return nil, err
+		}
 	}
 	res.Header = respHeader
 	return res, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/agentnet/agentnode/enclave"
 	"github.com/agentnet/agentnode/enclave/attest"
 	"github.com/agentnet/agentnode/node/api"
+	"github.com/agentnet/agentnode/x402"
 )
 
 // Receipt is a result in a form that can be saved and checked later by
@@ -44,6 +45,11 @@ type Receipt struct {
 	Payment        *api.Payment     `json:"payment,omitempty"`
 	Stderr         string           `json:"stderr,omitempty"`
 	ResultEvidence *attest.Evidence `json:"-"`
+
+	// PaymentRequirements are the terms the client paid (token, recipient,
+	// amount): what `agentnode receipt verify --rpc` checks the settlement
+	// transaction against. Not covered by the commitment.
+	PaymentRequirements *x402.PaymentRequirements `json:"payment_requirements,omitempty"`
 }
 
 // SessionEvidence is the session's evidence and the values it binds.
@@ -83,8 +89,9 @@ func (r *Result) Receipt(in ExecInput, policy *attest.Policy) Receipt {
 			Nonce:         hex.EncodeToString(s.Nonce),
 			Quote:         hex.EncodeToString(s.Evidence.Quote),
 		},
-		Claims:  s.Claims,
-		Payment: r.Payment,
+		Claims:              s.Claims,
+		Payment:             r.Payment,
+		PaymentRequirements: r.PaymentRequirements,
 	}
 	if utf8.Valid(r.Output) {
 		rc.Output = string(r.Output)

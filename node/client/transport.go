@@ -105,6 +105,9 @@ func (t *P2PTransport) Exec(ctx context.Context, header http.Header, req *api.Ex
 	for k, v := range resp.Headers {
 		h.Set(k, v)
 	}
+	if resp.Status == http.StatusPaymentRequired {
+		return nil, nil, paymentAPIError(resp.Status, h, resp.Body)
+	}
 	if resp.Status/100 != 2 {
 		var e api.Error
 		if json.Unmarshal(resp.Body, &e) != nil || e.Error.Code == "" {

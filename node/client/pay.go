@@ -1,0 +1,374 @@
+package client
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strings"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/agentnet/agentnode/node/api"
+	"github.com/agentnet/agentnode/x402"
+	"github.com/agentnet/agentnode/x402/evm"
+	"github.com/agentnet/agentnode/x402/policy"
+)
+
+// Payer pays for executions on nodes that ask for x402 payment. When a
+// node answers 402, the client picks a requirement the payer may pay (the
+// exact scheme, a token it knows, an amount within MaxPrice and the
+// policy), signs an EIP-3009 authorization with Key, and sends the same
+// sealed request (same request id) again with PAYMENT-SIGNATURE. The
+// verified result carries the settlement, which its commitment binds.
+type Payer struct {
+	// Key signs the payments: the EIP-3009 "from" address holds the
+	// tokens. It needs no ETH; the node's facilitator pays the gas.
+	Key *ecdsa.PrivateKey
+	// MaxPrice caps one payment, in the token's atomic units. Nil means
+	// no cap, which only a Policy may decide.
+	MaxPrice *big.Int
+	// Assets are the tokens, beyond the defaults, this payer pays in. The
+	// defaults are USDC on Base and Base Sepolia, and any token of a local
+	// development chain (chain id 1337 or 31337), where tokens have no
+	// value: an amount cap means nothing for a token the payer did not
+	// choose.
+	Assets []evm.Asset
+	// Policy, when set, decides every payment and keeps the spending
+	// (x402/policy): a payment it refuses is not made.
+	Policy *policy.Payer
+	// Origin says who causes the payments, for the policy. Default: a user.
+	Origin policy.Origin
+}
+
+// Address returns the payer's address.
+func (p *Payer) Address() common.Address { return crypto.PubkeyToAddress(p.Key.PublicKey) }
+
+func (p *Payer) validate() error {
+	switch {
+	case p.Key == nil:
+		return errors.New("client config: payer without a key")
+	case p.MaxPrice == nil && p.Policy == nil:
+		return errors.New("client config: payer needs a max price or a policy")
+	case p.MaxPrice != nil && p.MaxPrice.Sign() < 0:
+		return errors.New("client config: negative max price")
+	}
+	return nil
+}
+
+// devChains are chain ids of local development chains (go-ethereum's dev
+// mode and agentnode's embedded chain; anvil and hardhat): their tokens
+// are worth nothing, so any of them may be paid in.
+var devChains = map[uint64]bool{1337: true, 31337: true}
+
+// knows reports whether the payer pays in r's token.
+func (p *Payer) knows(r x402.PaymentRequirements) bool {
+	id, err := r.Network.ChainID()
+	if err != nil {
+		return false
+	}
+	if devChains[id] {
+		return true
+	}
+	for _, a := range append([]evm.Asset{evm.USDCBase, evm.USDCBaseSepolia}, p.Assets...) {
+		if a.Network == r.Network && strings.EqualFold(a.Address.Hex(), r.Asset) {
+			return true
+		}
+	}
+	return false
+}
+
+// choose returns the first requirement of pr the payer can and may pay,
+// or an error saying why none qualifies.
+func (p *Payer) choose(pr *x402.PaymentRequired) (x402.PaymentRequirements, *big.Int, error) {
+	var why []string
+	for _, r := range pr.Accepts {
+		amount, ok := new(big.Int).SetString(r.Amount, 10)
+		switch {
+		case r.Scheme != x402.SchemeExact:
+			why = append(why, fmt.Sprintf("scheme %q is not supported", r.Scheme))
+		case !r.Network.IsEVM():
+			why = append(why, fmt.Sprintf("network %s is not an EVM chain", r.Network))
+		case !ok || amount.Sign() < 0:
+			why = append(why, fmt.Sprintf("amount %q is not a decimal integer", r.Amount))
+		case !p.knows(r):
+			why = append(why, fmt.Sprintf("token %s on %s is not one this payer pays in", r.Asset, r.Network))
+		case r.ExtraString("name") == "" || r.ExtraString("version") == "":
+			why = append(why, fmt.Sprintf("token %s: no EIP-712 domain (extra.name, extra.version) to sign under", r.Asset))
+		case p.MaxPrice != nil && amount.Cmp(p.MaxPrice) > 0:
+			why = append(why, fmt.Sprintf("price %s is over the max price %s", amount, p.MaxPrice))
+		default:
+			return r, amount, nil
+		}
+	}
+	if len(why) == 0 {
+		why = append(why, "the node offers no way to pay")
+	}
+	return x402.PaymentRequirements{}, nil, fmt.Errorf("pay: %s: %w", strings.Join(why, "; "), ErrCannotPay)
+}
+
+// target describes the node being paid to a payer policy: what its
+// verified session proved, and the agent called.
+func target(s *Session, in ExecInput) policy.Target {
+	t := policy.Target{Peer: s.PeerID, Agent: in.Agent, Tags: in.Tags, Platform: string(s.Platform)}
+	if s.Claims != nil && len(s.Claims.Measurements) > 0 {
+		t.Measurements = make(map[string]string, len(s.Claims.Measurements))
+		for k, v := range s.Claims.Measurements {
+			t.Measurements[k] = v.String()
+		}
+	}
+	return t
+}
+
+// payment is a payment the client attached to a request.
+type payment struct {
+	req    x402.PaymentRequirements
+	amount *big.Int
+	from   common.Address
+	nonce  string
+	hold   *policy.Hold
+}
+
+// PaymentError is a node's 402 answer that the client could not or did
+// not satisfy: no payer, no requirement the payer may pay, a payment the
+// node refused, or a settlement that failed (no result is released then).
+type PaymentError struct {
+	// Required is the node's payment terms.
+	Required *x402.PaymentRequired
+	// Paid is true when the client attached a payment the node refused.
+	Paid bool
+	// Settlement is the node's PAYMENT-RESPONSE, when it tried to settle.
+	Settlement *x402.SettleResponse
+	// Err says why the client did not pay.
+	Err error
+	// API is the node's answer.
+	API *APIError
+}
+
+func (e *PaymentError) Error() string {
+	terms := "payment required"
+	if e.Required != nil && len(e.Required.Accepts) > 0 {
+		r := e.Required.Accepts[0]
+		terms = fmt.Sprintf("payment required: %s atomic units of token %s on %s, paid to %s", r.Amount, r.Asset, r.Network, r.PayTo)
+	}
+	switch {
+	case e.Settlement != nil && !e.Settlement.Success:
+		msg := "settlement failed: " + e.Settlement.ErrorReason
+		if e.Settlement.Transaction != "" {
+			msg += " (transaction " + e.Settlement.Transaction + ")"
+		}
+		return msg + "; the node released no result"
+	case e.Paid:
+		reason := e.API.Message
+		if e.Required != nil && e.Required.Error != "" {
+			reason = e.Required.Error
+		}
+		return "node refused the payment: " + reason
+	case e.Err != nil:
+		return terms + "; " + e.Err.Error()
+	}
+	return terms
+}
+
+// Unwrap returns why the client did not pay, and the node's answer.
+func (e *PaymentError) Unwrap() []error {
+	var out []error
+	if e.Err != nil {
+		out = append(out, e.Err)
+	}
+	if e.API != nil {
+		out = append(out, e.API)
+	}
+	return out
+}
+
+// payIfAsked handles a 402 answer to a sealed request: with a payer it
+// pays and resends the same request, otherwise (or when the request
+// already carried a payment) it returns a *PaymentError. Other answers
+// pass through unchanged.
+func (c *Client) payIfAsked(ctx context.Context, s *Session, in ExecInput, req *api.ExecRequest, send sendFunc,
+	resp *api.ExecResponse, hdr http.Header, err error) (*api.ExecResponse, http.Header, *payment, error) {
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusPaymentRequired {
+		return resp, hdr, nil, err
+	}
+	perr := &PaymentError{Required: apiErr.PaymentRequired, API: apiErr, Settlement: settlementOf(apiErr.Header)}
+	switch {
+	case hasPayment(in.Header):
+		perr.Paid = true
+		return nil, nil, nil, perr
+	case c.cfg.Payer == nil:
+		perr.Err = ErrNoPayer
+		return nil, nil, nil, perr
+	case perr.Required == nil:
+		perr.Err = fmt.Errorf("pay: the node's 402 answer carries no readable payment terms: %w", ErrCannotPay)
+		return nil, nil, nil, perr
+	}
+	p, err := c.preparePayment(ctx, s, in, perr.Required)
+	if err != nil {
+		perr.Err = err
+		return nil, nil, nil, perr
+	}
+	payload, err := evm.Sign(c.cfg.Payer.Key, p.req, evm.WithResource(perr.Required.Resource))
+	if err != nil {
+		c.endHold(ctx, p, false)
+		return nil, nil, nil, fmt.Errorf("sign payment: %w", err)
+	}
+	if ev, err := payload.ExactEVM(); err == nil {
+		p.nonce = ev.Authorization.Nonce
+	}
+	sig, err := x402.EncodePaymentPayload(payload)
+	if err != nil {
+		c.endHold(ctx, p, false)
+		return nil, nil, nil, fmt.Errorf("encode payment: %w", err)
+	}
+	paidHeader := in.Header.Clone()
+	if paidHeader == nil {
+		paidHeader = http.Header{}
+	}
+	paidHeader.Set(x402.HeaderPaymentSignature, sig)
+	resp, hdr, err = send(ctx, paidHeader, req)
+	if errors.As(err, &apiErr) {
+		// The node answered: its PAYMENT-RESPONSE says whether it settled
+		// (a trap after the work ran is settled too).
+		st := settlementOf(apiErr.Header)
+		c.endHold(ctx, p, st != nil && st.Success)
+		if apiErr.Status == http.StatusPaymentRequired {
+			return nil, nil, nil, &PaymentError{Required: apiErr.PaymentRequired, Paid: true, Settlement: st, API: apiErr}
+		}
+		return nil, nil, nil, err
+	}
+	if err != nil {
+		// No answer: the payment may or may not have been settled. The
+		// hold stays and counts as spent until the owner reconciles it.
+		return nil, nil, nil, err
+	}
+	c.endHold(ctx, p, true)
+	return resp, hdr, p, nil
+}
+
+// preparePayment picks the requirement to pay and, with a policy,
+// authorizes it (reserving its amount in the spending counters).
+func (c *Client) preparePayment(ctx context.Context, s *Session, in ExecInput, pr *x402.PaymentRequired) (*payment, error) {
+	payer := c.cfg.Payer
+	r, amount, err := payer.choose(pr)
+	if err != nil {
+		return nil, err
+	}
+	p := &payment{req: r, amount: amount, from: payer.Address()}
+	if payer.Policy == nil {
+		return p, nil
+	}
+	origin := payer.Origin
+	if origin.Kind == "" {
+		origin.Kind = policy.OriginUser
+	}
+	hold, d, err := payer.Policy.Authorize(ctx, policy.Payment{
+		Requirements: policy.Requirements{Scheme: r.Scheme, Network: string(r.Network), Asset: r.Asset, Amount: amount,
+			PayTo: r.PayTo, Resource: pr.Resource.URL, Description: pr.Resource.Description, MaxTimeoutSeconds: r.MaxTimeoutSeconds},
+		Target: target(s, in),
+		Origin: origin,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pay: payer policy: %w", err)
+	}
+	if !d.Allow {
+		return nil, fmt.Errorf("pay: payer policy %s refused %s: %s: %w", d.Policy, amount, d.Reason, ErrCannotPay)
+	}
+	p.hold = &hold
+	return p, nil
+}
+
+// endHold commits a policy hold when the payment was made, and rolls it
+// back when it certainly was not.
+func (c *Client) endHold(ctx context.Context, p *payment, paid bool) {
+	if p.hold == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if paid {
+		_ = c.cfg.Payer.Policy.Commit(ctx, *p.hold) // on failure the hold keeps counting as spent
+	} else {
+		_ = c.cfg.Payer.Policy.Rollback(ctx, *p.hold)
+	}
+	p.hold = nil
+}
+
+// check verifies that a paid result names the payment the client made:
+// the commitment binds the node's payment reference, which must be this
+// client's authorization, settled for the amount signed.
+func (p *payment) check(r *Result) error {
+	pm := r.Payment
+	switch {
+	case pm == nil:
+		return fmt.Errorf("verify result: paid, but the result names no payment")
+	case !strings.EqualFold(pm.Payer, p.from.Hex()) || !strings.EqualFold(pm.Nonce, p.nonce) || pm.Network != string(p.req.Network):
+		return fmt.Errorf("verify result: the result is bound to payment %s/%s/%s, not the one made (%s/%s/%s)",
+			pm.Network, pm.Payer, pm.Nonce, p.req.Network, p.from.Hex(), p.nonce)
+	case pm.Amount != p.amount.String():
+		return fmt.Errorf("verify result: the node reports %s paid, the authorization was for %s", pm.Amount, p.amount)
+	case pm.Transaction == "":
+		return fmt.Errorf("verify result: paid, but the node reports no settlement transaction")
+	}
+	req := p.req
+	r.PaymentRequirements = &req
+	return nil
+}
+
+func hasPayment(h http.Header) bool {
+	return h.Get(x402.HeaderPaymentSignature) != "" || h.Get(x402.HeaderPaymentV1) != ""
+}
+
+// settlementOf decodes the PAYMENT-RESPONSE (or X-PAYMENT-RESPONSE) header,
+// nil when there is none or it does not decode.
+func settlementOf(h http.Header) *x402.SettleResponse {
+	s := h.Get(x402.HeaderPaymentResponse)
+	if s == "" {
+		s = h.Get(x402.HeaderPaymentResponseV1)
+	}
+	if s == "" {
+		return nil
+	}
+	r, err := x402.DecodeSettleResponse(s)
+	if err != nil {
+		return nil
+	}
+	return &r
+}
+
+// paymentAPIError is the *APIError of a 402 answer: the terms come from
+// PAYMENT-REQUIRED (v2) or, failing that, a v1 body, and the message says
+// what the node wants.
+func paymentAPIError(status int, h http.Header, body []byte) *APIError {
+	e := &APIError{Status: status, Code: api.CodePaymentRequired, Message: "payment required", Header: h}
+	if s := h.Get(x402.HeaderPaymentRequired); s != "" {
+		if pr, err := x402.DecodePaymentRequired(s); err == nil {
+			e.PaymentRequired = &pr
+		}
+	}
+	if e.PaymentRequired == nil {
+		if v1, err := x402.DecodePaymentRequiredV1(body); err == nil {
+			pr := x402.PaymentRequired{X402Version: x402.Version, Error: v1.Error}
+			for _, r := range v1.Accepts {
+				if v2, res, err := r.V2(); err == nil {
+					pr.Accepts = append(pr.Accepts, v2)
+					pr.Resource = res
+				}
+			}
+			e.PaymentRequired = &pr
+		}
+	}
+	if e.PaymentRequired != nil && e.PaymentRequired.Error != "" {
+		e.Message = e.PaymentRequired.Error
+	} else {
+		var ae api.Error
+		if json.Unmarshal(body, &ae) == nil && ae.Error.Message != "" {
+			e.Code, e.Message = ae.Error.Code, ae.Error.Message
+		}
+	}
+	return e
+}
