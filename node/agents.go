@@ -20,7 +20,7 @@ func (n *Node) openAgents(ctx context.Context) (*agentstore.Store, error) {
 		Compiler:       n.exec,
 		MaxModuleBytes: n.cfg.WasmMaxModuleBytes,
 		MaxTimeout:     n.cfg.WasmTimeout.Duration,
-		Admit:          admitAgent,
+		Admit:          n.admitAgent,
 		Logger:         n.log.With("component", "agents"),
 	})
 	if err != nil {
@@ -31,20 +31,25 @@ func (n *Node) openAgents(ctx context.Context) (*agentstore.Store, error) {
 
 // admitAgent refuses what this node cannot serve. A priced agent needs
 // payment terms (asset, network, pay_to) on its card and x402 collection
-// on its calls; until the node is configured for payments, running it for
+// on its calls; on a node not configured for payments, running it for
 // free would give it away.
-func admitAgent(m *agentstore.Manifest) error {
-	if m.Price > 0 {
-		return fmt.Errorf("price %d needs x402 payments, which this node does not take; set price = 0", m.Price)
+func (n *Node) admitAgent(m *agentstore.Manifest) error {
+	if m.Price > 0 && !n.cfg.TakesPayments() {
+		return fmt.Errorf("price %d needs x402 payments, which this node does not take (see docs/x402.md); set price = 0", m.Price)
 	}
 	return nil
 }
 
-// template is the card template of a deployed agent.
-func template(a agentstore.Agent) card.Template {
+// template is the card template of a deployed agent; a priced agent's
+// card names the token, network and recipient of its payments.
+func (n *Node) template(a agentstore.Agent) card.Template {
+	price := card.Price{Amount: a.PriceAmount()}
+	if n.pay != nil && n.pay.chain != nil && a.Price > 0 {
+		price.Asset, price.Network, price.PayTo = n.pay.chain.asset.Address.Hex(), string(n.pay.chain.asset.Network), n.pay.chain.payTo.Hex()
+	}
 	return card.Template{
 		Name: a.Name, Description: a.Description, Tags: a.Tags,
-		Price: card.Price{Amount: a.PriceAmount()}, ModuleSHA256: a.ModuleSHA256,
+		Price: price, ModuleSHA256: a.ModuleSHA256,
 	}
 }
 
@@ -116,7 +121,7 @@ func (n *Node) advertise(agents ...agentstore.Agent) {
 	}
 	tmpls := make([]card.Template, len(agents))
 	for i, a := range agents {
-		tmpls[i] = template(a)
+		tmpls[i] = n.template(a)
 	}
 	n.net.enqueue(func(ctx context.Context) {
 		if err := n.net.publisher.Publish(ctx, tmpls...); err != nil {

@@ -73,7 +73,8 @@ type Config struct {
 	// or queued); more are shed with 503 and Retry-After. Default 64.
 	MaxInflightExecutions int `toml:"max_inflight_executions"`
 	// Price is the execution price in the payment token's atomic units;
-	// 0 means free.
+	// 0 means free. A price needs the payment keys (asset, pay_to, a
+	// facilitator); `agentnode dev` charges 10000 by default.
 	Price uint64 `toml:"price"`
 	// LogLevel is "debug", "info", "warn" or "error". Default "info".
 	LogLevel string `toml:"log_level"`
@@ -116,6 +117,10 @@ type Config struct {
 	// checks its own evidence with at start: a test whose Attester signs
 	// with fake roots passes verifiers that trust them.
 	Verifiers attest.Verifiers `toml:"-"`
+
+	// PaymentConfig holds the x402 keys (rpc_url, asset, pay_to, ...),
+	// in the same flat table; see paymentconfig.go.
+	PaymentConfig
 }
 
 // Duration is a time.Duration written in TOML as a string like "90s".
@@ -229,7 +234,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("config log_level %q: want debug, info, warn or error", c.LogLevel))
 	}
-	errs = append(errs, c.validateP2P())
+	errs = append(errs, c.validateP2P(), c.validatePayments(c.Price))
 	return errors.Join(errs...)
 }
 

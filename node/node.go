@@ -55,6 +55,9 @@ type Node struct {
 	agentMu sync.Mutex
 	net     *network // nil when p2p is off
 
+	// pay is nil when the node neither takes nor makes payments.
+	pay *payments
+
 	ln     net.Listener
 	server *http.Server
 	served chan struct{}
@@ -133,8 +136,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}); err != nil {
 		return err
 	}
-	if cfg.Price > 0 {
-		return errors.New("config price: paid execution needs the x402 payment support; set price = 0")
+	if err := n.startPayments(ctx); err != nil {
+		return err
 	}
 	br, err := bridge.New(bridge.Config{
 		Enclave:               n.enc,
@@ -145,6 +148,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		RatePerIP:             cfg.RateLimitPerIP,
 		RateBurst:             cfg.RateLimitBurst,
 		MaxInflightExecutions: cfg.MaxInflightExecutions,
+		Payments:              n.paymentsAPI(),
+		Facilitator:           n.facilitatorAPI(),
 		Agents:                agentsAPI{n},
 		Network:               n.networkAPI(),
 		Logger:                log.With("component", "bridge"),
@@ -309,6 +314,7 @@ func (n *Node) Close() error {
 		if n.net != nil {
 			errs = append(errs, n.net.close())
 		}
+		errs = append(errs, n.closePayments())
 		if n.exec != nil {
 			errs = append(errs, n.exec.Close(context.Background()))
 		}
