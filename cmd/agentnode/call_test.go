@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentnet/agentnode/node/client"
 	"github.com/agentnet/agentnode/node/nettest"
+	"github.com/agentnet/agentnode/node/nodetest"
 )
 
 // TestDeploySearchCallPeers drives the network commands end to end on two
@@ -98,5 +99,22 @@ func TestRunTakesP2PFlags(t *testing.T) {
 	code, _, errOut = runCmd(t, "run", "--p2p-listen", "tcp/4001")
 	if code != 1 || !strings.Contains(errOut, "p2p_listen") {
 		t.Fatalf("bad listen address: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestDeployDirectoryErrors(t *testing.T) {
+	n := nodetest.Start(t, nil)
+	dir := t.TempDir()
+	if code, _, errOut := runCmd(t, "deploy", "--node", n.BridgeURL(), dir); code != 1 || !strings.Contains(errOut, "agent.toml") {
+		t.Fatalf("empty directory: exit %d, stderr %q", code, errOut)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "agent.toml"), []byte("name = \"x\"\ndescription = \"d\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "agent.wasm"), []byte("not wasm"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCmd(t, "deploy", "--node", n.BridgeURL(), dir); code != 1 || out != "" || !strings.Contains(errOut, "invalid_module") {
+		t.Fatalf("invalid module: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

@@ -43,16 +43,16 @@ and agent.wasm, which are uploaded (validated, stored, advertised).`)
 	case *withdraw:
 		resp, err = c.Withdraw(ctx, target)
 	case statErr == nil && st.IsDir():
-		manifest, err := readCapped(filepath.Join(target, agentstore.ManifestFile), agentstore.MaxManifestSize)
-		if err != nil {
-			return fail("%v", err)
+		manifest, readErr := readCapped(filepath.Join(target, agentstore.ManifestFile), agentstore.MaxManifestSize)
+		if readErr != nil {
+			return fail("%v", readErr)
 		}
-		module, err := readCapped(filepath.Join(target, agentstore.ModuleFile), maxModuleFile)
-		if err != nil {
-			return fail("%v", err)
+		module, readErr := readCapped(filepath.Join(target, agentstore.ModuleFile), maxModuleFile)
+		if readErr != nil {
+			return fail("%v", readErr)
 		}
-		if _, err := agentstore.ParseManifest(manifest); err != nil {
-			return fail("%s: %v", filepath.Join(target, agentstore.ManifestFile), err)
+		if _, perr := agentstore.ParseManifest(manifest); perr != nil {
+			return fail("%s: %v", filepath.Join(target, agentstore.ManifestFile), perr)
 		}
 		resp, err = c.Upload(ctx, manifest, module)
 	default:
