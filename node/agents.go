@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	kb "github.com/libp2p/go-libp2p-kbucket"
+
 	"github.com/agentnet/agentnode/node/agentstore"
 	"github.com/agentnet/agentnode/node/api"
 	"github.com/agentnet/agentnode/p2p/card"
@@ -124,7 +126,12 @@ func (n *Node) advertise(agents ...agentstore.Agent) {
 		tmpls[i] = n.template(a)
 	}
 	n.net.enqueue(func(ctx context.Context) {
-		if err := n.net.publisher.Publish(ctx, tmpls...); err != nil {
+		err := n.net.publisher.Publish(ctx, tmpls...)
+		switch {
+		case err == nil:
+		case errors.Is(err, kb.ErrLookupFailure):
+			n.log.Info("agents advertised to this node only until a peer joins", "agents", len(tmpls))
+		default:
 			n.log.Warn("advertise agents (the publisher retries)", "agents", len(tmpls), "err", err)
 		}
 	})
