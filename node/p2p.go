@@ -61,6 +61,8 @@ type network struct {
 	policy    *attest.Policy
 	local     client.Transport
 	log       *slog.Logger
+	// payer pays remote agents' prices; nil: this node pays nothing.
+	payer *client.Payer
 
 	// ops publishes card changes one at a time, in the order the node
 	// made them.
@@ -99,7 +101,7 @@ func (n *Node) startP2P(ctx context.Context, br *bridge.Server) error {
 	}
 	clients, _ := simplelru.NewLRU[peer.ID, *remote](remoteClients, nil) // size > 0: cannot fail
 	nw := &network{host: h, policy: n.peerPolicy, log: log, ops: make(chan func(context.Context), advertiseQueue),
-		clients: clients, local: localTransport{br: br}}
+		clients: clients, local: localTransport{br: br}, payer: n.remotePayer()}
 	nw.ctx, nw.cancel = context.WithCancel(context.Background())
 	n.net = nw
 	if err := h.Start(ctx); err != nil {
@@ -359,7 +361,7 @@ func (n *Node) CallAgent(ctx context.Context, peerID, name string, req api.CallR
 		return nil, &bridge.Error{Status: http.StatusNotFound, Code: api.CodeUnknownAgent,
 			Message: fmt.Sprintf("no agent %s with a card that verifies under this node's peer policy on peer %s: %v", name, p, err)}
 	}
-	in := client.ExecInput{Agent: name, Args: req.Args, Stdin: req.Stdin, AttestResult: req.AttestResult, Module: v.ModuleSHA256}
+	in := client.ExecInput{Agent: name, Args: req.Args, Stdin: req.Stdin, AttestResult: req.AttestResult, Module: v.ModuleSHA256, Tags: v.Tags}
 	r, err := nw.remote(p, v.Addrs)
 	if err != nil {
 		return nil, err
@@ -405,7 +407,7 @@ func (nw *network) remote(p peer.ID, addrs []string) (*remote, error) {
 	if p != lh.ID() {
 		tr = client.NewP2PTransport(lh, p)
 	}
-	c, err := client.New(client.Config{Transport: tr, PeerID: p.String(), Policy: nw.policy, Verifiers: nw.verifiers})
+	c, err := client.New(client.Config{Transport: tr, PeerID: p.String(), Policy: nw.policy, Verifiers: nw.verifiers, Payer: nw.payer})
 	if err != nil {
 		return nil, err
 	}
@@ -421,9 +423,14 @@ func (nw *network) remote(p peer.ID, addrs []string) (*remote, error) {
 // untrusted_peer; anything else failed the client's verification.
 func callError(p peer.ID, err error) error {
 	var apiErr *client.APIError
+	var payErr *client.PaymentError
 	policy := []error{attest.ErrPlatformNotAllowed, attest.ErrMeasurementMismatch, attest.ErrDebug, attest.ErrEvidenceTooOld,
 		attest.ErrTCBOutOfDate, attest.ErrPolicyViolation, attest.ErrNoVerifier}
 	switch {
+	case errors.As(err, &payErr):
+		// The remote's terms are not this bridge's: its payment headers
+		// stay out, so that no x402 client pays this node for them.
+		return &bridge.Error{Status: http.StatusPaymentRequired, Code: api.CodePaymentRequired, Message: fmt.Sprintf("peer %s: %v", p, payErr)}
 	case errors.As(err, &apiErr):
 		status := apiErr.Status
 		if status == http.StatusUnauthorized || status == http.StatusForbidden {
