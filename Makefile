@@ -27,3 +27,15 @@ bench:
 
 clean:
 	rm -rf bin
+
+# agents rebuilds the demo agents' modules (agents/*/agent.wasm) with the
+# flags that make them reproducible; go test ./agents checks the committed
+# modules against a fresh build.
+AGENTS := arxiv notary textstats
+.PHONY: agents
+agents:
+	@for a in $(AGENTS); do \
+		echo "build agents/$$a/agent.wasm"; \
+		GOOS=wasip1 GOARCH=wasm GOFLAGS= CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w" \
+			-o agents/$$a/agent.wasm ./agents/$$a || exit 1; \
+	done
