@@ -101,6 +101,14 @@ func (t *P2PTransport) Exec(ctx context.Context, header http.Header, req *api.Ex
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrTransport, err)
 	}
+	return execReply(t.peer, resp)
+}
+
+// execReply turns a peer's exec answer into the transport's results: the
+// decoded response on 2xx, an *APIError (with the payment requirements on
+// 402) otherwise. The answer comes from the network: it is decoded
+// defensively, within the exec protocol's size caps.
+func execReply(p peer.ID, resp execproto.Response) (*api.ExecResponse, http.Header, error) {
 	h := make(http.Header, len(resp.Headers))
 	for k, v := range resp.Headers {
 		h.Set(k, v)
@@ -117,7 +125,7 @@ func (t *P2PTransport) Exec(ctx context.Context, header http.Header, req *api.Ex
 	}
 	var out api.ExecResponse
 	if err := json.Unmarshal(resp.Body, &out); err != nil {
-		return nil, nil, fmt.Errorf("decode exec response of %s: %w: %w", t.peer, ErrTransport, err)
+		return nil, nil, fmt.Errorf("decode exec response of %s: %w: %w", p, ErrTransport, err)
 	}
 	return &out, h, nil
 }
