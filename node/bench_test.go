@@ -97,7 +97,7 @@ func BenchmarkRemoteCall(b *testing.B) {
 		b.Fatal(err)
 	}
 	reqBytes, resp := make([]byte, rec.req), make([]byte, rec.resp)
-	echo := p2p.NewService(p2p.ServiceConfig{Name: "agentnet.bench", MaxPerPeer: 4}, func(_ context.Context, s network.Stream) error {
+	echo := p2p.NewService(p2p.ServiceConfig{Name: "agentnet.bench", MaxPerPeer: 2 * callsInFlight}, func(_ context.Context, s network.Stream) error {
 		if _, err := p2p.ReadFrame(s, len(reqBytes)); err != nil {
 			return err
 		}

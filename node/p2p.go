@@ -39,9 +39,14 @@ const (
 	remoteClients = 256
 	// advertiseQueue bounds the card changes waiting to be published.
 	advertiseQueue = 64
-	// callsPerPeer bounds the calls in flight to one node, the exec
-	// protocol's per-peer bound: more would be reset, so they wait.
+	// callsPerPeer bounds the calls in flight from this node to another;
+	// more wait for a slot.
 	callsPerPeer = 4
+	// streamsPerPeer bounds one peer's exec and attest streams on this
+	// node. It is twice callsPerPeer because a stream counts until its
+	// handler has returned, which can be after the caller read the answer
+	// and started its next call.
+	streamsPerPeer = 2 * callsPerPeer
 )
 
 // ErrP2PDisabled is the answer of the network methods of a node started
@@ -123,7 +128,7 @@ func (n *Node) startP2P(ctx context.Context, br *bridge.Server) error {
 	}
 	rt := cfg.P2PReadTimeout.Duration
 	execOpts := []execproto.Option{execproto.WithReadTimeout(rt), execproto.WithTimeout(max(execproto.DefaultTimeout, cfg.WasmTimeout.Duration+time.Minute)),
-		execproto.WithMaxPerPeer(callsPerPeer), execproto.WithLogger(log)}
+		execproto.WithMaxPerPeer(streamsPerPeer), execproto.WithLogger(log)}
 	if cfg.MaxBodyBytes > 0 {
 		execOpts = append(execOpts, execproto.WithMaxRequestSize(int(min(cfg.MaxBodyBytes, execproto.MaxResponseSize))))
 	}
@@ -131,7 +136,7 @@ func (n *Node) startP2P(ctx context.Context, br *bridge.Server) error {
 		cardproto.New(lh, nw.publisher, cardproto.WithTimeout(rt), cardproto.WithLogger(log)),
 		attestproto.New(lh, attestproto.OpenerFunc(func(ctx context.Context, remote peer.ID, req []byte) ([]byte, error) {
 			return sessionReply(br.OpenSession(ctx, bridge.Call{Body: req, Resource: attestproto.ID, Peer: remote.String()}))
-		}), attestproto.WithTimeout(rt), attestproto.WithLogger(log)),
+		}), attestproto.WithTimeout(rt), attestproto.WithMaxPerPeer(streamsPerPeer), attestproto.WithLogger(log)),
 		execproto.New(lh, execproto.HandlerFunc(func(ctx context.Context, remote peer.ID, req execproto.Request) execproto.Response {
 			rep := br.Exec(ctx, bridge.Call{Header: headerOf(req.Headers), Body: req.Body, Resource: execproto.ID,
 				Peer: remote.String(), AgentsOnly: !cfg.P2PAcceptModules})
