@@ -13,7 +13,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("dev", stderr)
 	listen := fs.String("http", "127.0.0.1:3000", "bridge listen address")
 	data := fs.String("data", "", "data directory (default: a new temporary directory)")
-	price := fs.Uint64("price", 0, "execution price in the payment token's atomic units; 0 = free")
+	price := fs.Uint64("price", devPrice, "execution price in the dev token's atomic units (x402 on the embedded chain); 0 = free")
+	rpcAddr := fs.String("rpc", "127.0.0.1:0", "the embedded chain's JSON-RPC listen address (loopback only)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	appPath := fs.String("app-path", "", "directory of deployed agents (default: <data>/agents)")
 	p2pListen := fs.String("p2p-listen", "/ip4/127.0.0.1/tcp/0", "libp2p listen multiaddr")
@@ -32,7 +33,18 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := node.Config{Listening: *listen, DataDir: dir, TEE: "sim", Price: *price, LogLevel: *logLevel,
 		AppPath: *appPath, P2PListen: []string{*p2pListen}, Bootstrap: boot, P2PTTL: "testnet"}
+	ch, info, gasFile, err := startDevChain(ctx, dir, *rpcAddr, "", newLogger(stderr, "warn").With("component", "chain"))
+	if err != nil {
+		fmt.Fprintf(stderr, "agentnode dev: %v\n", err)
+		return 1
+	}
+	defer ch.Close()
+	devPayments(&cfg, ch, info, gasFile)
 	return serve(ctx, cfg, stdout, stderr, func(n *node.Node) {
+		info.BridgeURL = n.BridgeURL()
+		if err := writeDevJSON(dir, info); err != nil {
+			fmt.Fprintf(stderr, "agentnode dev: %v\n", err)
+		}
 		fmt.Fprintf(stdout, `agentnode dev is running (simulated TEE: for development only)
   bridge:  %s
   peer id: %s
@@ -52,8 +64,8 @@ Try it (from the repository root):
 
   # A second dev node joins this one's network:
   go run ./cmd/agentnode dev --http 127.0.0.1:3001 --bootstrap %[4]s
-
-Ctrl-C stops the node.
 `, n.BridgeURL(), n.PeerID(), dir, firstAddr(n.P2PAddrs()))
+		printDevPayments(stdout, n.BridgeURL(), dir, *price, info)
+		fmt.Fprintln(stdout, "\nCtrl-C stops the node.")
 	})
 }

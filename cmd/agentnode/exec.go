@@ -30,6 +30,10 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&roots, "roots", "PEM trust anchors replacing the vendor roots: TDX root CA(s), or an AMD ASK+ARK bundle (repeatable)")
 	var argv multiFlag
 	fs.Var(&argv, "arg", "an argument for the module (repeatable)")
+	var pay payerFlags
+	fs.StringVar(&pay.key, "pay-key", "", "hex secp256k1 key that pays nodes asking for x402 payment")
+	fs.StringVar(&pay.keyFile, "pay-key-file", "", "file holding the payment key in hex, or a dev node's dev.json")
+	fs.StringVar(&pay.maxPrice, "max-price", "", "the most one execution may cost, in the token's atomic units (required to pay)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -71,7 +75,11 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	c, err := client.New(client.Config{NodeURL: *nodeURL, Policy: policy, Verifiers: vs, Suite: seal.Suite(*suite), APIToken: *token})
+	payer, err := pay.payer()
+	if err != nil {
+		return fail("%v", err)
+	}
+	c, err := client.New(client.Config{NodeURL: *nodeURL, Policy: policy, Verifiers: vs, Suite: seal.Suite(*suite), APIToken: *token, Payer: payer})
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -88,6 +96,9 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		if !policy.Pinned(res.Session.Platform) {
 			fmt.Fprintf(stderr, "agentnode exec: measurement: unpinned (genuine %s evidence, but no policy pins which code runs; see docs/policy.md)\n", res.Session.Platform)
+		}
+		if p := res.Payment; p != nil {
+			fmt.Fprintf(stderr, "agentnode exec: paid %s on %s from %s, settled in transaction %s\n", p.Amount, p.Network, p.Payer, p.Transaction)
 		}
 		if _, err := stdout.Write(res.Output); err != nil {
 			return fail("%v", err)
@@ -107,6 +118,13 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // message when it answered with one.
 func oneLine(err error) string {
 	var apiErr *client.APIError
+	var payErr *client.PaymentError
+	switch {
+	case errors.Is(err, client.ErrNoPayer) && errors.As(err, &payErr):
+		return strings.Replace(payErr.Error(), client.ErrNoPayer.Error(), "pay with --pay-key-file FILE (or --pay-key HEX) and --max-price AMOUNT", 1)
+	case errors.As(err, &payErr):
+		return strings.ReplaceAll(payErr.Error(), "\n", " ")
+	}
 	if errors.As(err, &apiErr) {
 		return apiErr.Code + ": " + strings.ReplaceAll(apiErr.Message, "\n", " ")
 	}

@@ -23,7 +23,8 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"run":     {"run a node from a TOML config", runNode},
-		"dev":     {"run a development node (simulated TEE, temporary data)", runDev},
+		"dev":     {"run a development node (simulated TEE, temporary data, paid on an embedded chain)", runDev},
+		"chain":   {"run the embedded development EVM alone (token, funded payer and gas keys)", runChain},
 		"exec":    {"run a WebAssembly module on a node, encrypted and verified", runExec},
 		"search":  {"find agents in the network by what they do", runSearch},
 		"deploy":  {"deploy an agent on a node (a name in app_path, or a directory)", runDeploy},

@@ -51,6 +51,7 @@ func receiptVerify(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var roots multiFlag
 	fs.Var(&roots, "roots", "PEM trust anchors replacing the vendor roots: TDX root CA(s), or an AMD ASK+ARK bundle (repeatable)")
 	asJSON := fs.Bool("json", false, "print what was verified as JSON")
+	rpcURL := fs.String("rpc", "", "JSON-RPC URL of the payment's chain: also check the settlement transaction there (status, AuthorizationUsed and Transfer)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: agentnode receipt verify FILE [flags]")
 		fs.PrintDefaults()
@@ -97,13 +98,19 @@ func receiptVerify(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := checkReceiptCopies(rc, claims); err != nil {
 		return fail("%v", err)
 	}
+	var settled *client.Settlement
+	if *rpcURL != "" && rc.Payment != nil {
+		if settled, err = checkSettlement(ctx, *rpcURL, rc); err != nil {
+			return fail("%v", err)
+		}
+	}
 	if !policy.Pinned(claims.Platform) {
 		claims.Notes = append(claims.Notes, "measurement: unpinned")
 	}
 	if *asJSON {
-		return writeJSON(stdout, fail, receiptView(rc, claims))
+		return writeJSON(stdout, fail, receiptView(rc, claims, settled))
 	}
-	printReceipt(stdout, rc, claims)
+	printReceipt(stdout, rc, claims, settled)
 	return 0
 }
 
@@ -152,7 +159,7 @@ func checkReceiptCopies(rc *client.Receipt, verified *attest.Claims) error {
 	return nil
 }
 
-func printReceipt(w io.Writer, rc *client.Receipt, c *attest.Claims) {
+func printReceipt(w io.Writer, rc *client.Receipt, c *attest.Claims, s *client.Settlement) {
 	fmt.Fprintln(w, "receipt verified")
 	fmt.Fprintf(w, "signature:    the identity key of peer %s signed the commitment %s\n", rc.PeerID, rc.Commitment)
 	what := fmt.Sprintf("module sha256 %s", rc.ModuleSHA256)
@@ -167,9 +174,14 @@ func printReceipt(w io.Writer, rc *client.Receipt, c *attest.Claims) {
 	} else {
 		fmt.Fprintln(w, "result:       no per-result evidence (not asked for)")
 	}
-	if p := rc.Payment; p != nil {
-		fmt.Fprintf(w, "payment:      %s from %s, nonce %s, bound by the commitment; settlement not checked\n", p.Network, p.Payer, p.Nonce)
-	} else {
+	switch p := rc.Payment; {
+	case p != nil && s != nil:
+		fmt.Fprintf(w, "payment:      %s from %s, nonce %s, bound by the commitment\n", p.Network, p.Payer, p.Nonce)
+		fmt.Fprintf(w, "settlement:   checked on chain: transaction %s (block %d) moved %s of token %s from %s to %s\n",
+			s.Transaction, s.Block, s.Amount, s.Token, s.Payer, s.PayTo)
+	case p != nil:
+		fmt.Fprintf(w, "payment:      %s from %s, nonce %s, bound by the commitment; settlement not checked (--rpc checks it)\n", p.Network, p.Payer, p.Nonce)
+	default:
 		fmt.Fprintln(w, "payment:      none")
 	}
 	if rc.Stderr != "" {
@@ -192,15 +204,20 @@ type receiptResult struct {
 	Claims         claimsView `json:"claims"`
 	// Unchecked names what the receipt holds but nothing verified.
 	Unchecked []string `json:"unchecked"`
+
+	// Settlement is the payment as the chain records it, when --rpc
+	// checked it.
+	Settlement *client.Settlement `json:"settlement,omitempty"`
 }
 
-func receiptView(rc *client.Receipt, c *attest.Claims) receiptResult {
+func receiptView(rc *client.Receipt, c *attest.Claims, s *client.Settlement) receiptResult {
 	r := receiptResult{
 		Verified: true, PeerID: rc.PeerID, Commitment: rc.Commitment, ModuleSHA256: rc.ModuleSHA256, Agent: rc.Agent,
 		ExitCode: rc.ExitCode, OutputBytes: len(rc.OutputBase64), ResultEvidence: rc.ResultQuote != "", Payment: rc.Payment != nil,
 		Claims: claimsJSON(c), Unchecked: []string{},
 	}
-	if rc.Payment != nil {
+	r.Settlement = s
+	if rc.Payment != nil && s == nil {
 		r.Unchecked = append(r.Unchecked, "payment settlement")
 	}
 	if rc.Stderr != "" {

@@ -257,7 +257,7 @@ func TestReceiptUsageAndBadInput(t *testing.T) {
 		{[]string{"receipt", "check"}, 2, "unknown subcommand"},
 		{[]string{"receipt", "verify"}, 2, "usage"},
 		{[]string{"receipt", "verify", "a", "b"}, 2, "usage"},
-		{[]string{"receipt", "verify", "--rpc", "http://x", "a"}, 2, "not defined"},
+		{[]string{"receipt", "verify", "--no-such-flag", "a"}, 2, "not defined"},
 		{[]string{"receipt", "verify", filepath.Join(t.TempDir(), "none")}, 1, "no such file"},
 		{[]string{"receipt", "verify", writeFile(t, "r", []byte("{"))}, 1, "decode receipt"},
 		{[]string{"receipt", "verify", writeFile(t, "r", []byte("{} {}"))}, 1, "data after"},
