@@ -11,10 +11,16 @@ build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/agentnode
 
 run: build
-	$(BIN) dev
+	$(BIN) dev --data .data
 
-test:
+test: interop/node_modules
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# The interop tests run the official x402 npm packages (interop/): install
+# them from the committed lock when they are missing or the lock changed.
+# Without npm those tests skip themselves.
+interop/node_modules: interop/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix interop; else echo "npm not found: the x402 interop tests will be skipped"; fi
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1)
