@@ -15,7 +15,6 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/peerstore"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/agentnet/agentnode/enclave/attest"
@@ -78,13 +77,6 @@ type network struct {
 
 	mu      sync.Mutex
 	clients *simplelru.LRU[peer.ID, *remote]
-}
-
-// remote is a node this node calls: a client whose session stays warm,
-// and the slots of the calls in flight to it.
-type remote struct {
-	client *client.Client
-	slots  chan struct{}
 }
 
 // startP2P joins the network: host and DHT, publisher, stream services
@@ -335,171 +327,6 @@ func (n *Node) Peers() api.PeersResponse {
 		out.Peers = append(out.Peers, ap)
 	}
 	return out
-}
-
-// CallAgent runs agent name of node peerID through the network: it finds
-// the agent's verified card, opens (or reuses) an attested session with
-// the node over the attest stream, sends the sealed request over the exec
-// stream, and verifies the result exactly as the HTTP client does (session
-// evidence under the node's peer policy, commitment, signature, and the
-// module the card advertises). An agent of this node itself takes the same
-// path in process.
-func (n *Node) CallAgent(ctx context.Context, peerID, name string, req api.CallRequest) (*client.Receipt, error) {
-	nw := n.net
-	if nw == nil {
-		return nil, ErrP2PDisabled
-	}
-	p, err := peer.Decode(peerID)
-	if err != nil {
-		return nil, &bridge.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: fmt.Sprintf("peer %q is not a peer id", peerID)}
-	}
-	if err := card.CheckName(name); err != nil {
-		return nil, &bridge.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: err.Error()}
-	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	v, err := nw.searcher.Agent(ctx, p, name)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &bridge.Error{Status: http.StatusNotFound, Code: api.CodeUnknownAgent,
-			Message: fmt.Sprintf("no agent %s with a card that verifies under this node's peer policy on peer %s: %v", name, p, err)}
-	}
-	in := client.ExecInput{Agent: name, Args: req.Args, Stdin: req.Stdin, AttestResult: req.AttestResult, Module: v.ModuleSHA256, Tags: v.Tags}
-	r, err := nw.remote(p, v.Addrs)
-	if err != nil {
-		return nil, err
-	}
-	select {
-	case r.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, callError(p, ctx.Err())
-	}
-	res, err := r.client.Exec(ctx, in)
-	<-r.slots
-	if err != nil {
-		nw.searcher.Forget(p)
-		return nil, callError(p, err)
-	}
-	rc := res.Receipt(in, nw.policy)
-	return &rc, nil
-}
-
-// remote returns node p's cached client, whose session stays warm across
-// calls, after adding p's card addresses to the peerstore so that the host
-// can dial it.
-func (nw *network) remote(p peer.ID, addrs []string) (*remote, error) {
-	lh := nw.host.Libp2p()
-	if lh == nil {
-		return nil, p2p.ErrNotStarted
-	}
-	if p != lh.ID() {
-		var mas []ma.Multiaddr
-		for _, a := range addrs {
-			if m, err := ma.NewMultiaddr(a); err == nil {
-				mas = append(mas, m)
-			}
-		}
-		lh.Peerstore().AddAddrs(p, mas, peerstore.TempAddrTTL)
-	}
-	nw.mu.Lock()
-	defer nw.mu.Unlock()
-	if r, ok := nw.clients.Get(p); ok {
-		return r, nil
-	}
-	var tr client.Transport = nw.local
-	if p != lh.ID() {
-		tr = client.NewP2PTransport(lh, p)
-	}
-	c, err := client.New(client.Config{Transport: tr, PeerID: p.String(), Policy: nw.policy, Verifiers: nw.verifiers, Payer: nw.payer})
-	if err != nil {
-		return nil, err
-	}
-	r := &remote{client: c, slots: make(chan struct{}, callsPerPeer)}
-	nw.clients.Add(p, r)
-	return r, nil
-}
-
-// callError says why a remote call failed: the remote node's own refusal
-// passes through (its code, its Retry-After or payment requirements) but
-// for authentication codes, which would read as this bridge's; a transport
-// failure is peer_unreachable; evidence the policy refuses is
-// untrusted_peer; anything else failed the client's verification.
-func callError(p peer.ID, err error) error {
-	var apiErr *client.APIError
-	var payErr *client.PaymentError
-	policy := []error{attest.ErrPlatformNotAllowed, attest.ErrMeasurementMismatch, attest.ErrDebug, attest.ErrEvidenceTooOld,
-		attest.ErrTCBOutOfDate, attest.ErrPolicyViolation, attest.ErrNoVerifier}
-	switch {
-	case errors.As(err, &payErr):
-		// The remote's terms are not this bridge's: its payment headers
-		// stay out, so that no x402 client pays this node for them.
-		return &bridge.Error{Status: http.StatusPaymentRequired, Code: api.CodePaymentRequired, Message: fmt.Sprintf("peer %s: %v", p, payErr)}
-	case errors.As(err, &apiErr):
-		status := apiErr.Status
-		if status == http.StatusUnauthorized || status == http.StatusForbidden {
-			status = http.StatusBadGateway
-		}
-		return &bridge.Error{Status: status, Code: apiErr.Code, Message: fmt.Sprintf("peer %s: %s", p, apiErr.Message), Header: apiErr.Header}
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return &bridge.Error{Status: http.StatusGatewayTimeout, Code: api.CodeTimeout, Message: fmt.Sprintf("peer %s: %v", p, err)}
-	case errors.Is(err, client.ErrTransport):
-		return &bridge.Error{Status: http.StatusBadGateway, Code: api.CodePeerUnreachable, Message: err.Error()}
-	}
-	for _, target := range policy {
-		if errors.Is(err, target) {
-			return &bridge.Error{Status: http.StatusBadGateway, Code: api.CodeUntrustedPeer, Message: fmt.Sprintf("peer %s: %v", p, err)}
-		}
-	}
-	return &bridge.Error{Status: http.StatusBadGateway, Code: api.CodeVerificationFailed, Message: fmt.Sprintf("peer %s: %v", p, err)}
-}
-
-// localTransport is this node's own bridge core, in process: a call of an
-// agent of this node takes the client path of a remote one (session,
-// sealing, verification) without a stream to itself.
-type localTransport struct{ br *bridge.Server }
-
-func (t localTransport) CreateKeypair(ctx context.Context, req *api.CreateKeypairRequest) (*api.CreateKeypairResponse, error) {
-	b, err := json.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("encode session request: %w", err)
-	}
-	rep := t.br.OpenSession(ctx, bridge.Call{Body: b, Resource: attestproto.ID})
-	var resp api.CreateKeypairResponse
-	if err := decodeReply(rep, &resp); err != nil {
-		return nil, err
-	}
-	return &resp, nil
-}
-
-func (t localTransport) Exec(ctx context.Context, header http.Header, req *api.ExecRequest) (*api.ExecResponse, http.Header, error) {
-	b, err := json.Marshal(req)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encode exec request: %w", err)
-	}
-	rep := t.br.Exec(ctx, bridge.Call{Header: header, Body: b, Resource: execproto.ID})
-	var resp api.ExecResponse
-	if err := decodeReply(rep, &resp); err != nil {
-		return nil, nil, err
-	}
-	return &resp, rep.Header, nil
-}
-
-// decodeReply decodes a bridge reply, or returns its error as the client's
-// *APIError.
-func decodeReply(rep bridge.Reply, v any) error {
-	if rep.Status/100 != 2 {
-		var e api.Error
-		if json.Unmarshal(rep.Body, &e) != nil || e.Error.Code == "" {
-			e.Error = api.ErrorDetail{Code: api.CodeInternal, Message: "internal error"}
-		}
-		return &client.APIError{Status: rep.Status, Code: e.Error.Code, Message: e.Error.Message, Header: rep.Header}
-	}
-	if err := json.Unmarshal(rep.Body, v); err != nil {
-		return fmt.Errorf("decode local reply: %w", err)
-	}
-	return nil
 }
 
 // networkAPI is the bridge's view of the node's network.
