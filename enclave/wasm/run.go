@@ -80,13 +80,14 @@ func (e *Executor) Run(ctx context.Context, m *Module, in Input) (*Result, error
 	if err := e.acquireSlot(ctx); err != nil {
 		return nil, fmt.Errorf("run module: %w", err)
 	}
-	defer e.releaseSlot()
+	s := &runSlot{e: e, held: true}
+	defer s.release()
 
 	if !m.acquire() {
 		return nil, fmt.Errorf("run module: %w", ErrModuleEvicted)
 	}
 	defer m.release()
-	return e.run(ctx, m, in)
+	return e.run(ctx, m, in, s)
 }
 
 // acquireSlot takes one of Config.MaxConcurrent slots, waiting while ctx allows.
@@ -108,8 +109,8 @@ func (e *Executor) acquireSlot(ctx context.Context) error {
 
 func (e *Executor) releaseSlot() { <-e.sem }
 
-// run executes one instance of m; the caller holds a slot and a reference to m.
-func (e *Executor) run(ctx context.Context, m *Module, in Input) (*Result, error) {
+// run executes one instance of m; the caller holds slot and a reference to m.
+func (e *Executor) run(ctx context.Context, m *Module, in Input, slot *runSlot) (*Result, error) {
 	start := time.Now() // before the deadline is set, so a timed-out run reports >= Timeout
 	runCtx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
 	defer cancel()
@@ -126,7 +127,8 @@ func (e *Executor) run(ctx context.Context, m *Module, in Input) (*Result, error
 		mc = mc.WithArgs(append(argv, in.Args...)...)
 	}
 
-	mod, err := e.instantiate(experimental.WithMemoryAllocator(runCtx, &e.memory), m.compiled, mc)
+	guestCtx := context.WithValue(experimental.WithMemoryAllocator(runCtx, &e.memory), runSlotKey{}, slot)
+	mod, err := e.instantiate(guestCtx, m.compiled, mc)
 	if mod != nil {
 		_ = mod.Close(runCtx)
 	}
