@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // BM25F parameters: the usual k1 and b, and field weights that make a
@@ -32,18 +33,15 @@ const (
 	maxTokenLen   = 40
 )
 
-// posting is one paper's term frequencies for one term, per field.
-type posting struct {
-	paper int
-	tf    [numFields]uint16
-}
-
-// Index is an inverted index of the catalogue for BM25F ranking.
+// Index ranks the catalogue with BM25F. It keeps each field lowercased
+// and its length in terms; a search scans the fields for the query terms
+// alone, which in a WebAssembly guest is several times cheaper than
+// building an inverted index of every term on each run.
 type Index struct {
-	papers   []Paper
-	postings map[string][]posting
-	lens     [][numFields]uint16
-	avgLen   [numFields]float64
+	papers []Paper
+	lower  [][numFields]string
+	lens   [][numFields]int
+	avgLen [numFields]float64
 }
 
 // Result is a ranked match.
@@ -52,35 +50,25 @@ type Result struct {
 	Score float64
 }
 
-// NewIndex indexes papers: title, authors and first sentence, each
-// through the same [Terms] normalization queries go through.
+// NewIndex indexes papers: title, authors and first sentence, measured
+// with the same normalization [Terms] applies to queries.
 func NewIndex(papers []Paper) *Index {
-	x := &Index{papers: papers, postings: map[string][]posting{}, lens: make([][numFields]uint16, len(papers))}
+	x := &Index{papers: papers, lower: make([][numFields]string, len(papers)), lens: make([][numFields]int, len(papers))}
 	var total [numFields]float64
 	for i := range papers {
 		p := &papers[i]
 		texts := [numFields]string{p.Title, strings.Join(p.Authors, " "), p.Sentence}
-		tf := map[string]*[numFields]uint16{}
-		var order []string
 		for f, text := range texts {
-			for _, t := range Terms(text) {
-				c := tf[t]
-				if c == nil {
-					c = new([numFields]uint16)
-					tf[t] = c
-					order = append(order, t)
+			l := strings.ToLower(text)
+			x.lower[i][f] = l
+			n := 0
+			forEachToken(l, func(tok string) {
+				if keep(tok) {
+					n++
 				}
-				if c[f] < math.MaxUint16 {
-					c[f]++
-				}
-				if x.lens[i][f] < math.MaxUint16 {
-					x.lens[i][f]++
-				}
-			}
-			total[f] += float64(x.lens[i][f])
-		}
-		for _, t := range order {
-			x.postings[t] = append(x.postings[t], posting{paper: i, tf: *tf[t]})
+			})
+			x.lens[i][f] = n
+			total[f] += float64(n)
 		}
 	}
 	for f := range numFields {
@@ -91,34 +79,48 @@ func NewIndex(papers []Paper) *Index {
 	return x
 }
 
-// Search ranks the papers matching at least one of terms, best first;
-// equal scores go to the more recent paper, then to the smaller id, so
-// the order is deterministic.
+// Search ranks the papers matching at least one of terms (as [QueryTerms]
+// returns them), best first; equal scores go to the more recent paper,
+// then to the smaller id, so the order is deterministic.
 func (x *Index) Search(terms []string) []Result {
 	n := float64(len(x.papers))
-	scores := map[int]float64{}
+	scores := make([]float64, len(x.papers))
+	tf := make([][numFields]int, len(x.papers))
 	for _, t := range terms {
-		ps := x.postings[t]
-		if len(ps) == 0 {
+		df := 0
+		for i := range x.papers {
+			matched := false
+			for f := range numFields {
+				tf[i][f] = termFrequency(x.lower[i][f], t)
+				matched = matched || tf[i][f] > 0
+			}
+			if matched {
+				df++
+			}
+		}
+		if df == 0 {
 			continue
 		}
-		df := float64(len(ps))
-		idf := math.Log(1 + (n-df+0.5)/(df+0.5))
-		for _, p := range ps {
-			tf := 0.0
+		idf := math.Log(1 + (n-float64(df)+0.5)/(float64(df)+0.5))
+		for i := range x.papers {
+			w := 0.0
 			for f := range numFields {
-				if p.tf[f] == 0 || x.avgLen[f] == 0 {
+				if tf[i][f] == 0 || x.avgLen[f] == 0 {
 					continue
 				}
-				norm := 1 - bm25B + bm25B*float64(x.lens[p.paper][f])/x.avgLen[f]
-				tf += fieldWeights[f] * float64(p.tf[f]) / norm
+				norm := 1 - bm25B + bm25B*float64(x.lens[i][f])/x.avgLen[f]
+				w += fieldWeights[f] * float64(tf[i][f]) / norm
 			}
-			scores[p.paper] += idf * tf / (bm25K1 + tf)
+			if w > 0 {
+				scores[i] += idf * w / (bm25K1 + w)
+			}
 		}
 	}
-	out := make([]Result, 0, len(scores))
+	var out []Result
 	for i, s := range scores {
-		out = append(out, Result{Paper: &x.papers[i], Score: s})
+		if s > 0 {
+			out = append(out, Result{Paper: &x.papers[i], Score: s})
+		}
 	}
 	slices.SortFunc(out, func(a, b Result) int {
 		switch {
@@ -134,24 +136,115 @@ func (x *Index) Search(terms []string) []Result {
 	return out
 }
 
+// termFrequency counts the tokens of lower (a lowercased text) that
+// [Terms] would turn into term. Stemming only cuts the ending of an a-z
+// word (and may add a final y), so such a token always starts with term
+// minus its last letter, and any other token equals term:
+// strings.Index finds the candidates and only those are stemmed.
+func termFrequency(lower, term string) int {
+	prefix := term
+	if len(term) > 2 && isASCIILower(term) {
+		prefix = term[:len(term)-1]
+	}
+	n := 0
+	for i := 0; i < len(lower); {
+		j := strings.Index(lower[i:], prefix)
+		if j < 0 {
+			break
+		}
+		start, end := tokenAt(lower, i+j)
+		if end <= i+j { // the match does not start a letter or digit
+			i += j + 1
+			continue
+		}
+		if tok := lower[start:end]; keep(tok) && stem(tok) == term {
+			n++
+		}
+		i = end
+	}
+	return n
+}
+
+// isASCIILower reports whether s is all a-z: only such words are stemmed.
+func isASCIILower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenAt returns the bounds of the run of letters and digits around
+// byte offset at, which must be inside one.
+func tokenAt(s string, at int) (int, int) {
+	start, end := at, at
+	for start > 0 {
+		r, size := utf8.DecodeLastRuneInString(s[:start])
+		if !isTokenRune(r) {
+			break
+		}
+		start -= size
+	}
+	for end < len(s) {
+		r, size := utf8.DecodeRuneInString(s[end:])
+		if !isTokenRune(r) {
+			break
+		}
+		end += size
+	}
+	return start, end
+}
+
+func isTokenRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// forEachToken calls fn with each maximal run of letters and digits of s,
+// deciding ASCII bytes without decoding them (most of the catalogue is
+// ASCII, and a run decodes every field of it).
+func forEachToken(s string, fn func(string)) {
+	start := -1
+	for i := 0; i < len(s); {
+		c, size := s[i], 1
+		var in bool
+		if c < utf8.RuneSelf {
+			in = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || 'A' <= c && c <= 'Z'
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			in = isTokenRune(r)
+		}
+		switch {
+		case in && start < 0:
+			start = i
+		case !in && start >= 0:
+			fn(s[start:i])
+			start = -1
+		}
+		i += size
+	}
+	if start >= 0 {
+		fn(s[start:])
+	}
+}
+
+// keep reports whether a lowercased token is a term: 2-40 bytes, not a
+// stopword.
+func keep(tok string) bool {
+	return len(tok) >= 2 && len(tok) <= maxTokenLen && !stopwords[tok]
+}
+
 // Terms turns text into search terms, in order and with repeats:
 // lowercase, split at anything that is not a letter or digit, drop
 // stopwords, one-character tokens and tokens over 40 bytes, then stem
-// lightly. Queries and papers go through the same function, so "papers
+// lightly (a stem is never shorter than two bytes). Queries and papers go through the same function, so "papers
 // about attention" finds papers whose title says "Attention".
 func Terms(text string) []string {
-	fields := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	var out []string
+	forEachToken(strings.ToLower(text), func(tok string) {
+		if keep(tok) {
+			out = append(out, stem(tok))
+		}
 	})
-	out := fields[:0]
-	for _, f := range fields {
-		if len(f) < 2 || len(f) > maxTokenLen || stopwords[f] {
-			continue
-		}
-		if t := stem(f); len(t) >= 2 && !stopwords[t] {
-			out = append(out, t)
-		}
-	}
 	return out
 }
 

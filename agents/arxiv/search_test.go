@@ -148,3 +148,61 @@ func BenchmarkStartup(b *testing.B) {
 		NewIndex(papers)
 	}
 }
+
+// countTerm is the reference for termFrequency: count term in Terms(text).
+func countTerm(text, term string) int {
+	n := 0
+	for _, t := range Terms(text) {
+		if t == term {
+			n++
+		}
+	}
+	return n
+}
+
+// TestTermFrequency checks the scanning term count against the plain
+// definition for every term of every field of the catalogue.
+func TestTermFrequency(t *testing.T) {
+	papers, err := parseCatalogue(catalogueTSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := map[string]bool{}
+	var fields []string
+	for _, p := range papers {
+		for _, text := range []string{p.Title, strings.Join(p.Authors, " "), p.Sentence} {
+			fields = append(fields, text)
+			for _, term := range Terms(text) {
+				all[term] = true
+			}
+		}
+	}
+	checked := 0
+	for term := range all {
+		for _, text := range fields {
+			if got, want := termFrequency(strings.ToLower(text), term), countTerm(text, term); got != want {
+				t.Fatalf("termFrequency(%q, %q) = %d, want %d", text, term, got, want)
+			}
+			checked++
+		}
+	}
+	t.Logf("checked %d term/field pairs", checked)
+}
+
+// FuzzTermFrequency compares the scanning count with the definition on
+// arbitrary texts and queries.
+func FuzzTermFrequency(f *testing.F) {
+	f.Add("Studies of studying: the studied study", "studies")
+	f.Add("FlashAttention attention self-attention", "attention")
+	f.Add("Axes and taxes", "ax")
+	f.Add("Ünïcödé ÜNÏCÖDÉ", "ünïcödé")
+	f.Add("\xff\xfeab ab", "ab")
+	f.Fuzz(func(t *testing.T, text, query string) {
+		lower := strings.ToLower(text)
+		for _, term := range append(QueryTerms(query), QueryTerms(text)...) {
+			if got, want := termFrequency(lower, term), countTerm(text, term); got != want {
+				t.Fatalf("termFrequency(%q, %q) = %d, want %d", text, term, got, want)
+			}
+		}
+	})
+}
