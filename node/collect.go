@@ -55,8 +55,9 @@ type collectorConfig struct {
 	agentPrice func(name string) (uint64, bool)
 	// timeout is the authorization window asked for.
 	timeout time.Duration
-	// fault is the test hook of PaymentConfig.paymentFault.
-	fault func(stage string) error
+	// fault and observe are the test hooks of PaymentConfig.
+	fault   func(stage string) error
+	observe func(time.Duration)
 }
 
 func newCollector(cfg collectorConfig) *collector {
@@ -291,7 +292,11 @@ func (ch *charge) settle(ctx context.Context) (*api.Payment, http.Header, error)
 	start := time.Now()
 	resp, err := c.chain.fac.Settle(sctx, ch.payload, ch.req)
 	cancel()
-	c.metrics.latency.Observe(time.Since(start).Seconds())
+	took := time.Since(start)
+	c.metrics.latency.Observe(took.Seconds())
+	if c.observe != nil {
+		c.observe(took)
+	}
 	switch {
 	case err == nil && resp.Success:
 		if c.fault != nil {
@@ -299,10 +304,15 @@ func (ch *charge) settle(ctx context.Context) (*api.Payment, http.Header, error)
 				return nil, nil, err
 			}
 		}
-		if err := c.ledger.MarkSettled(ctx, ch.key, resp.Transaction); err != nil {
-			// The chain has the payment; recovery records it from there.
-			c.log.Error("record settlement", "key", ch.key.String(), "tx", resp.Transaction, "err", err)
-		}
+		// The chain has confirmed the payment, so the result may go. The
+		// ledger learns it off the response path: until that write is on
+		// disk the entry stays executed, and a recovery after a crash finds
+		// the transaction on chain (AlreadySettled) instead of sending again.
+		c.wg.Go(func() {
+			if err := c.ledger.MarkSettled(context.Background(), ch.key, resp.Transaction); err != nil {
+				c.log.Error("record settlement", "key", ch.key.String(), "tx", resp.Transaction, "err", err)
+			}
+		})
 		c.metrics.outcome("settled")
 		h := http.Header{}
 		if err := x402.SetPaymentResponse(h, ch.version, resp); err != nil {

@@ -1,5 +1,11 @@
 package node
 
+import "time"
+
 // SetPaymentFault installs the payment fault hook of cfg (see
 // PaymentConfig.paymentFault) for the tests of package node_test.
 func SetPaymentFault(cfg *Config, f func(stage string) error) { cfg.paymentFault = f }
+
+// SetSettleObserver installs the settlement-duration hook of cfg (see
+// PaymentConfig.settleObserver).
+func SetSettleObserver(cfg *Config, f func(time.Duration)) { cfg.settleObserver = f }

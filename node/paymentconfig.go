@@ -99,6 +99,10 @@ type PaymentConfig struct {
 	// not know yet); an error stops the request there as a crash would.
 	// Tests use it to kill a node between execution and settlement.
 	paymentFault func(stage string) error
+	// settleObserver, when set, is told the duration of every settlement
+	// of a paid request (what the settlement histogram counts): the
+	// benchmark's exact percentiles.
+	settleObserver func(time.Duration)
 }
 
 // TakesPayments reports whether the node charges for executions: it has

@@ -30,7 +30,7 @@ const (
 	// dbBatchDelay is how long a lone write waits for others to share its
 	// fsync. Concurrent paid requests write together; a lone one pays at
 	// most this much per ledger step.
-	dbBatchDelay = time.Millisecond
+	dbBatchDelay = 2 * time.Millisecond
 	// dbLockTimeout bounds the wait for the database lock: another
 	// process using the same data dir is an error, not a hang.
 	dbLockTimeout = 2 * time.Second
@@ -99,7 +99,7 @@ func (n *Node) startPayments(ctx context.Context) error {
 		}
 		p.collector = newCollector(collectorConfig{
 			chain: p.chain, ledger: p.ledger, payee: payee, metrics: m, log: log,
-			price: n.cfg.Price, timeout: cfg.PaymentTimeout.Duration, agentPrice: n.agentPrice, fault: cfg.paymentFault,
+			price: n.cfg.Price, timeout: cfg.PaymentTimeout.Duration, agentPrice: n.agentPrice, fault: cfg.paymentFault, observe: cfg.settleObserver,
 		})
 		if err := p.recover(ctx, log); err != nil {
 			return err

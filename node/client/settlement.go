@@ -23,14 +23,14 @@ var (
 
 // Settlement is a receipt's payment as the chain records it.
 type Settlement struct {
-	Transaction common.Hash
-	Block       uint64
+	Transaction common.Hash `json:"transaction"`
+	Block       uint64      `json:"block"`
 	// Token emitted the AuthorizationUsed and Transfer events.
-	Token  common.Address
-	Payer  common.Address
-	PayTo  common.Address
-	Amount *big.Int
-	Nonce  common.Hash
+	Token  common.Address `json:"token"`
+	Payer  common.Address `json:"payer"`
+	PayTo  common.Address `json:"pay_to"`
+	Amount *big.Int       `json:"amount"`
+	Nonce  common.Hash    `json:"nonce"`
 }
 
 // CheckSettlement checks a receipt's payment on chain, through a client of
