@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 
 	"github.com/agentnet/agentnode/enclave"
@@ -15,6 +16,7 @@ import (
 	"github.com/agentnet/agentnode/enclave/seal"
 	"github.com/agentnet/agentnode/node/api"
 	"github.com/agentnet/agentnode/x402"
+	"github.com/agentnet/agentnode/x402/policy"
 )
 
 // ExecInput is what to run: a module, the name of an agent deployed on the
@@ -36,6 +38,13 @@ type ExecInput struct {
 	Header http.Header
 	// Tags are the agent's card tags, shown to the payer policy.
 	Tags []string
+	// MaxPrice, when set, caps this call's payment below the payer's own
+	// MaxPrice: an agent's call passes the most it may pay (its max price
+	// and what is left of its budget).
+	MaxPrice *big.Int
+	// Origin, when set, is who causes this call's payment, for the payer
+	// policy, instead of the payer's Origin: the calling agent.
+	Origin *policy.Origin
 }
 
 // Result is a verified result: its commitment was recomputed from what the

@@ -259,11 +259,17 @@ func (c *Client) preparePayment(ctx context.Context, s *Session, in ExecInput, p
 	if err != nil {
 		return nil, err
 	}
+	if in.MaxPrice != nil && amount.Cmp(in.MaxPrice) > 0 {
+		return nil, fmt.Errorf("pay: price %s is over this call's max price %s: %w", amount, in.MaxPrice, ErrCannotPay)
+	}
 	p := &payment{req: r, amount: amount, from: payer.Address()}
 	if payer.Policy == nil {
 		return p, nil
 	}
 	origin := payer.Origin
+	if in.Origin != nil {
+		origin = *in.Origin
+	}
 	if origin.Kind == "" {
 		origin.Kind = policy.OriginUser
 	}
@@ -366,7 +372,7 @@ func paymentAPIError(status int, h http.Header, body []byte) *APIError {
 		e.Message = e.PaymentRequired.Error
 	} else {
 		var ae api.Error
-		if json.Unmarshal(body, &ae) == nil && ae.Error.Message != "" {
+		if json.Unmarshal(body, &ae) == nil && ae.Error.Code != "" {
 			e.Code, e.Message = ae.Error.Code, ae.Error.Message
 		}
 	}
