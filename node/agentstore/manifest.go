@@ -37,6 +37,11 @@ type Manifest struct {
 	// Price is the price of one call in the payment token's atomic units;
 	// 0 means free.
 	Price uint64 `toml:"price"`
+	// Budget is the most one run of the agent may pay, in total, for the
+	// agents it calls through the agentnet host functions (docs/abi.md),
+	// in the same atomic units; every such payment also passes the node's
+	// payer policy. 0 means the node's agent_budget.
+	Budget uint64 `toml:"budget,omitzero"`
 	// Limits tighten the node's execution limits for this agent.
 	Limits Limits `toml:"limits,omitempty"`
 }
@@ -106,6 +111,8 @@ func (m *Manifest) Validate() error {
 		return fail("%d tags, cap %d", len(m.Tags), card.MaxTags)
 	case m.Price > math.MaxInt64:
 		return fail("price %d does not fit TOML's integers", m.Price)
+	case m.Budget > math.MaxInt64:
+		return fail("budget %d does not fit TOML's integers", m.Budget)
 	case m.Limits.Timeout.Duration < 0:
 		return fail("limits.timeout %s is negative", m.Limits.Timeout)
 	}
@@ -138,5 +145,5 @@ func (m *Manifest) Encode() ([]byte, error) {
 // equal reports whether two manifests say the same.
 func (m *Manifest) equal(o *Manifest) bool {
 	return m.Name == o.Name && m.Description == o.Description && slices.Equal(m.Tags, o.Tags) &&
-		m.Price == o.Price && m.Limits == o.Limits
+		m.Price == o.Price && m.Budget == o.Budget && m.Limits == o.Limits
 }
