@@ -32,16 +32,18 @@ func TestChoose(t *testing.T) {
 		mut   func(*x402.PaymentRequirements)
 		want  string // "" = pays
 	}{
-		"pays":            {&Payer{Key: key, MaxPrice: big.NewInt(10000)}, nil, ""},
-		"over max price":  {&Payer{Key: key, MaxPrice: big.NewInt(9999)}, nil, "over the max price 9999"},
-		"no cap, policy":  {&Payer{Key: key}, nil, ""},
-		"other scheme":    {&Payer{Key: key, MaxPrice: big.NewInt(10000)}, func(r *x402.PaymentRequirements) { r.Scheme = "upto" }, `scheme "upto"`},
-		"non-EVM":         {&Payer{Key: key, MaxPrice: big.NewInt(10000)}, func(r *x402.PaymentRequirements) { r.Network = "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp" }, "not an EVM chain"},
-		"unknown token":   {&Payer{Key: key, MaxPrice: big.NewInt(10000)}, func(r *x402.PaymentRequirements) { r.Network = x402.NetworkBase }, "not one this payer pays in"},
-		"base USDC":       {&Payer{Key: key, MaxPrice: big.NewInt(10000)}, func(r *x402.PaymentRequirements) { r.Network, r.Asset = x402.NetworkBase, evm.USDCBase.Address.Hex() }, ""},
-		"no domain":       {&Payer{Key: key, MaxPrice: big.NewInt(10000)}, func(r *x402.PaymentRequirements) { r.Extra = nil }, "no EIP-712 domain"},
-		"bad amount":      {&Payer{Key: key, MaxPrice: big.NewInt(10000)}, func(r *x402.PaymentRequirements) { r.Amount = "-1" }, "not a decimal integer"},
-		"allowed by list": {&Payer{Key: key, MaxPrice: big.NewInt(10000), Assets: []evm.Asset{{Network: "eip155:10", Address: common.HexToAddress("0x01")}}}, func(r *x402.PaymentRequirements) { r.Network, r.Asset = "eip155:10", "0x0000000000000000000000000000000000000001" }, ""},
+		"pays":           {&Payer{Key: key, MaxPrice: big.NewInt(10000)}, nil, ""},
+		"over max price": {&Payer{Key: key, MaxPrice: big.NewInt(9999)}, nil, "over the max price 9999"},
+		"no cap, policy": {&Payer{Key: key}, nil, ""},
+		"other scheme":   {&Payer{Key: key, MaxPrice: big.NewInt(10000)}, func(r *x402.PaymentRequirements) { r.Scheme = "upto" }, `scheme "upto"`},
+		"non-EVM":        {&Payer{Key: key, MaxPrice: big.NewInt(10000)}, func(r *x402.PaymentRequirements) { r.Network = "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp" }, "not an EVM chain"},
+		"unknown token":  {&Payer{Key: key, MaxPrice: big.NewInt(10000)}, func(r *x402.PaymentRequirements) { r.Network = x402.NetworkBase }, "not one this payer pays in"},
+		"base USDC":      {&Payer{Key: key, MaxPrice: big.NewInt(10000)}, func(r *x402.PaymentRequirements) { r.Network, r.Asset = x402.NetworkBase, evm.USDCBase.Address.Hex() }, ""},
+		"no domain":      {&Payer{Key: key, MaxPrice: big.NewInt(10000)}, func(r *x402.PaymentRequirements) { r.Extra = nil }, "no EIP-712 domain"},
+		"bad amount":     {&Payer{Key: key, MaxPrice: big.NewInt(10000)}, func(r *x402.PaymentRequirements) { r.Amount = "-1" }, "not a decimal integer"},
+		"allowed by list": {&Payer{Key: key, MaxPrice: big.NewInt(10000), Assets: []evm.Asset{{Network: "eip155:10", Address: common.HexToAddress("0x01")}}}, func(r *x402.PaymentRequirements) {
+			r.Network, r.Asset = "eip155:10", "0x0000000000000000000000000000000000000001"
+		}, ""},
 	} {
 		p := pr
 		p.Accepts = []x402.PaymentRequirements{pr.Accepts[0]}
