@@ -37,7 +37,7 @@ clean:
 # agents rebuilds the demo agents' modules (agents/*/agent.wasm) with the
 # flags that make them reproducible; go test ./agents checks the committed
 # modules against a fresh build.
-AGENTS := arxiv notary textstats
+AGENTS := arxiv notary textstats research
 .PHONY: agents
 agents:
 	@for a in $(AGENTS); do \

@@ -9,6 +9,9 @@
 //   - notary: SHA-256 of its input and a timestamp-free, signature-ready
 //     digest, SHA-256("agentnet/notary/v1" || LP(input)).
 //   - textstats: text statistics of its input as JSON.
+//   - research: calls another agent through the agentnet host functions: finds
+//     the arxiv agent by description, pays it from its budget, and returns its
+//     answer with a summary line and a notary digest of the combined text.
 //
 // `make agents` rebuilds the modules reproducibly; the package's tests run
 // every committed module through the real executor (enclave/wasm) and check
@@ -26,10 +29,11 @@ import (
 //go:embed arxiv/agent.toml arxiv/agent.wasm
 //go:embed notary/agent.toml notary/agent.wasm
 //go:embed textstats/agent.toml textstats/agent.wasm
+//go:embed research/agent.toml research/agent.wasm
 var files embed.FS
 
 // Names are the demo agents, in the order All returns them.
-var Names = []string{"arxiv", "notary", "textstats"}
+var Names = []string{"arxiv", "notary", "textstats", "research"}
 
 // Agent is a demo agent ready to deploy: what app_path/<Name> holds.
 type Agent struct {

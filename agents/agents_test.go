@@ -19,6 +19,7 @@ import (
 
 	"github.com/agentnet/agentnode/agents"
 	"github.com/agentnet/agentnode/enclave/wasm"
+	"github.com/agentnet/agentnode/enclave/wasm/agentnet"
 	"github.com/agentnet/agentnode/node/agentstore"
 	"github.com/agentnet/agentnode/p2p/card"
 	"github.com/agentnet/agentnode/p2p/discovery"
@@ -26,8 +27,8 @@ import (
 
 // The executor is shared by the tests of this package: compiling a Go
 // guest takes about a second (several under -race), so each module is
-// compiled once. Its Config is the zero value, the node's defaults: 256
-// memory pages, 5 s, 1 MiB of output.
+// compiled once. Its Config is the node's defaults (256 memory pages, 5 s,
+// 1 MiB of output) with the agentnet host module.
 var shared struct {
 	once    sync.Once
 	exec    *wasm.Executor
@@ -39,7 +40,15 @@ var shared struct {
 func module(t testing.TB, name string) (*wasm.Executor, *wasm.Module) {
 	t.Helper()
 	shared.once.Do(func() {
-		shared.exec, shared.err = wasm.New(context.Background(), wasm.Config{})
+		// The agentnet host module without a network: research's calls fail
+		// with "unavailable" here; agents/research tests them against a fake
+		// network, node tests against real nodes.
+		an, err := agentnet.New(agentnet.Config{})
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.exec, shared.err = wasm.New(context.Background(), wasm.Config{HostModules: []wasm.HostModule{an}})
 		shared.modules = map[string]*wasm.Module{}
 	})
 	if shared.err != nil {
@@ -289,6 +298,9 @@ func BenchmarkRun(b *testing.B) {
 		"textstats": {Stdin: bytes.Repeat([]byte("The quick brown fox jumps over the lazy dog. "), 1456)},
 	}
 	for _, name := range agents.Names {
+		if _, ok := inputs[name]; !ok {
+			continue // research needs a network: agents/research benchmarks it
+		}
 		b.Run(name, func(b *testing.B) {
 			e, m := module(b, name)
 			for b.Loop() {
@@ -307,7 +319,8 @@ func BenchmarkCompile(b *testing.B) {
 	for _, a := range agents.All() {
 		b.Run(a.Name, func(b *testing.B) {
 			for b.Loop() {
-				e, err := wasm.New(context.Background(), wasm.Config{})
+				an, _ := agentnet.New(agentnet.Config{})
+				e, err := wasm.New(context.Background(), wasm.Config{HostModules: []wasm.HostModule{an}})
 				if err != nil {
 					b.Fatal(err)
 				}
