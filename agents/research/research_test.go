@@ -156,7 +156,9 @@ func module(t *testing.T) (*wasm.Executor, *wasm.Module, *agentnettest.Network) 
 	guest.once.Do(func() {
 		guest.net = &agentnettest.Network{Agents: []agentnettest.Agent{
 			{Agent: hostnet.Agent{Peer: "12D3KooWarxiv", Agent: "arxiv", Description: "finds arxiv papers", Price: "10000", Platform: "sim"},
-				Answer: func(in []byte) ([]byte, uint32) { return []byte("1. Attention Is All You Need (2017)\nquery: " + string(in) + "\n"), 0 }},
+				Answer: func(in []byte) ([]byte, uint32) {
+					return []byte("1. Attention Is All You Need (2017)\nquery: " + string(in) + "\n"), 0
+				}},
 		}}
 		m, err := hostnet.New(hostnet.Config{Network: guest.net})
 		if err != nil {
