@@ -121,6 +121,9 @@ type Config struct {
 	// PaymentConfig holds the x402 keys (rpc_url, asset, pay_to, ...),
 	// in the same flat table; see paymentconfig.go.
 	PaymentConfig
+	// AgentCallConfig holds the agent-to-agent keys (agent_call_depth,
+	// agent_budget, agent_calls_per_run); see agentcallconfig.go.
+	AgentCallConfig
 }
 
 // Duration is a time.Duration written in TOML as a string like "90s".
@@ -234,7 +237,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("config log_level %q: want debug, info, warn or error", c.LogLevel))
 	}
-	errs = append(errs, c.validateP2P(), c.validatePayments(c.Price))
+	errs = append(errs, c.validateP2P(), c.validatePayments(c.Price), c.validateAgentCalls())
 	return errors.Join(errs...)
 }
 

@@ -110,6 +110,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.claims, err = selfCheck(ctx, attester, n.id, cfg.Verifiers); err != nil {
 		return err
 	}
+	agentNet, err := n.newAgentNet()
+	if err != nil {
+		return err
+	}
 	if n.exec, err = wasm.New(ctx, wasm.Config{
 		MemoryPages:    cfg.WasmMemoryPages,
 		Timeout:        cfg.WasmTimeout.Duration,
@@ -117,6 +121,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		MaxModuleBytes: cfg.WasmMaxModuleBytes,
 		MaxConcurrent:  cfg.MaxConcurrentExecutions,
 		CacheDir:       cfg.ExecutorPath,
+		HostModules:    []wasm.HostModule{agentNet},
 		Logger:         log.With("component", "wasm"),
 	}); err != nil {
 		return fmt.Errorf("start executor: %w", err)
@@ -152,6 +157,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Facilitator:           n.facilitatorAPI(),
 		Agents:                agentsAPI{n},
 		Network:               n.networkAPI(),
+		AgentRuns:             agentCalls{n},
 		Logger:                log.With("component", "bridge"),
 	})
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 // Remote calls: this node as the client of another node's agent.
 
 // remote is a node this node calls: a client whose session stays warm,
-// and the slots of the calls in flight to it.
+// and the slots of the calls in flight to it (nil for the node itself).
 type remote struct {
 	client *client.Client
 	slots  chan struct{}
@@ -49,34 +49,67 @@ func (n *Node) CallAgent(ctx context.Context, peerID, name string, req api.CallR
 	if err := card.CheckName(name); err != nil {
 		return nil, &bridge.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: err.Error()}
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	v, err := nw.searcher.Agent(ctx, p, name)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
+	in := client.ExecInput{Agent: name, Args: req.Args, Stdin: req.Stdin, AttestResult: req.AttestResult}
+	res, _, err := nw.call(ctx, p, &in)
+	var notFound *unknownAgentError
+	switch {
+	case errors.As(err, &notFound):
 		return nil, &bridge.Error{Status: http.StatusNotFound, Code: api.CodeUnknownAgent,
-			Message: fmt.Sprintf("no agent %s with a card that verifies under this node's peer policy on peer %s: %v", name, p, err)}
-	}
-	in := client.ExecInput{Agent: name, Args: req.Args, Stdin: req.Stdin, AttestResult: req.AttestResult, Module: v.ModuleSHA256, Tags: v.Tags}
-	r, err := nw.remote(p, v.Addrs)
-	if err != nil {
-		return nil, err
-	}
-	select {
-	case r.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, callError(p, ctx.Err())
-	}
-	res, err := r.client.Exec(ctx, in)
-	<-r.slots
-	if err != nil {
-		nw.searcher.Forget(p)
+			Message: fmt.Sprintf("no agent %s with a card that verifies under this node's peer policy on peer %s: %v", name, p, notFound.err)}
+	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return nil, ctx.Err()
+	case err != nil:
 		return nil, callError(p, err)
 	}
 	rc := res.Receipt(in, nw.policy)
 	return &rc, nil
+}
+
+// unknownAgentError is call's answer when the agent has no card that
+// verifies under the node's peer policy.
+type unknownAgentError struct{ err error }
+
+func (e *unknownAgentError) Error() string { return "unknown agent: " + e.err.Error() }
+func (e *unknownAgentError) Unwrap() error { return e.err }
+
+// call is the core of a remote call, for users (CallAgent) and agents
+// (agentCalls): it finds agent in.Agent's verified card on node p, fills
+// in what the card fixes (module, tags), and runs in through p's cached
+// client, within callTimeout. Errors are the client's, unmapped; a card
+// that does not verify is an *unknownAgentError.
+func (nw *network) call(ctx context.Context, p peer.ID, in *client.ExecInput) (*client.Result, *card.Verified, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	v, err := nw.searcher.Agent(ctx, p, in.Agent)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, &unknownAgentError{err: err}
+	}
+	in.Module, in.Tags = v.ModuleSHA256, v.Tags
+	r, err := nw.remote(p, v.Addrs)
+	if err != nil {
+		return nil, v, err
+	}
+	// Calls to another node wait for one of its slots (its streams are
+	// bounded per peer); a call of this node's own agent takes no stream,
+	// and nested agent calls to the node itself must not wait for each
+	// other's slots.
+	if r.slots != nil {
+		select {
+		case r.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, v, ctx.Err()
+		}
+		defer func() { <-r.slots }()
+	}
+	res, err := r.client.Exec(ctx, *in)
+	if err != nil {
+		nw.searcher.Forget(p)
+		return nil, v, err
+	}
+	return res, v, nil
 }
 
 // remote returns node p's cached client, whose session stays warm across
@@ -109,7 +142,10 @@ func (nw *network) remote(p peer.ID, addrs []string) (*remote, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &remote{client: c, slots: make(chan struct{}, callsPerPeer)}
+	r := &remote{client: c}
+	if p != lh.ID() {
+		r.slots = make(chan struct{}, callsPerPeer)
+	}
 	nw.clients.Add(p, r)
 	return r, nil
 }

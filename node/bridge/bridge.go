@@ -51,7 +51,10 @@ type Config struct {
 	// Network is the p2p network (search, peers, remote calls); nil when
 	// p2p is off, which those routes answer with 503 p2p_disabled.
 	Network Network
-	Logger  *slog.Logger
+	// AgentRuns scopes the runs of deployed agents for their
+	// agent-to-agent calls; nil runs them without (every call is refused).
+	AgentRuns AgentRuns
+	Logger    *slog.Logger
 }
 
 // Server serves the bridge routes.

@@ -96,11 +96,16 @@ func (s *Server) exec(ctx context.Context, call Call) (*Reply, error) {
 			return nil, &Error{Status: http.StatusUnauthorized, Code: api.CodeSessionNotFound, Message: "public_key is not this session's client key"}
 		}
 	}
+	scope, endRun, err := s.beginAgentRun(ctx, call, job)
+	if err != nil {
+		return nil, err
+	}
+	defer endRun()
 	ch, err := s.charge(ctx, call, job)
 	if err != nil {
 		return nil, err
 	}
-	runCtx, cancel := s.agentLimit(ctx, job.Agent())
+	runCtx, cancel := s.agentLimit(scope, job.Agent())
 	receipt, err := s.enc.Run(runCtx, job, enclave.RunOptions{Payment: ch.Ref(), Attest: req.AttestResult})
 	cancel()
 	s.metrics.execution(err)
