@@ -123,6 +123,7 @@ func TestAgentToAgent(t *testing.T) {
 			c.RPC, c.GasKey, c.Asset, c.PayTo = env.Chain.Client().Client(), env.GasKey, env.Token.Hex(), env.PayTo.Hex()
 		case 2: // A's twin under a cap below B's price
 			writeAgent(t, c.AppPath, researchAgent("research", 20000), research.Module)
+			writeAgent(t, c.AppPath, relay, agentnettest.Relay)
 			c.PayerKeyFile, c.PayerPolicy = keyFile, capped
 		}
 	}})
@@ -190,6 +191,16 @@ func TestAgentToAgent(t *testing.T) {
 	t.Run("depth limit", func(t *testing.T) {
 		self := peerA + "/relay"
 		rc := call(userA, peerA, "relay", api.CallRequest{Stdin: []byte(self)})
+		want := "relay > relay > relay > relay: error -4: call depth limit reached: this agent runs at depth 3 and this node allows calls 3 deep\n"
+		if rc.ExitCode != 4 || rc.Output != want {
+			t.Fatalf("exit %d: %q, want %q", rc.ExitCode, rc.Output, want)
+		}
+	})
+
+	t.Run("depth crosses nodes", func(t *testing.T) {
+		// Node 0's relay calls node 2's, which calls itself: node 2 learns each
+		// callee's depth from the request, so the chain stops at the same depth.
+		rc := call(userA, peerA, "relay", api.CallRequest{Stdin: []byte(peerC + "/relay")})
 		want := "relay > relay > relay > relay: error -4: call depth limit reached: this agent runs at depth 3 and this node allows calls 3 deep\n"
 		if rc.ExitCode != 4 || rc.Output != want {
 			t.Fatalf("exit %d: %q, want %q", rc.ExitCode, rc.Output, want)
