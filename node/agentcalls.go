@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -119,7 +120,9 @@ func (a agentCalls) Call(ctx context.Context, req agentnet.CallRequest) (agentne
 	in := client.ExecInput{Agent: name, Stdin: req.Input, MaxPrice: limit,
 		Origin: &policy.Origin{Kind: policy.OriginAgent, Agent: req.Caller},
 		Header: http.Header{DepthHeader: {strconv.Itoa(req.Depth)}}}
+	start := time.Now()
 	res, v, err := nw.call(ctx, p, &in)
+	a.n.recordCall(p, name, req.Caller, start, res, err)
 	out := agentnet.CallResult{Peer: peerID, Agent: name}
 	if err != nil {
 		out.Paid = paidOnFailure(err, v, req.MaxPrice)

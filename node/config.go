@@ -14,6 +14,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/agentnet/agentnode/enclave/attest"
+	"github.com/agentnet/agentnode/node/ui"
 	"github.com/agentnet/agentnode/p2p"
 )
 
@@ -117,6 +118,10 @@ type Config struct {
 	// checks its own evidence with at start: a test whose Attester signs
 	// with fake roots passes verifiers that trust them.
 	Verifiers attest.Verifiers `toml:"-"`
+	// Status, when set, replaces what the status page (GET /ui/) shows,
+	// which is by default this node and its connections: the testnet
+	// gives its first node a view of every node.
+	Status ui.Source `toml:"-"`
 
 	// PaymentConfig holds the x402 keys (rpc_url, asset, pay_to, ...),
 	// in the same flat table; see paymentconfig.go.

@@ -30,6 +30,7 @@ import (
 	"github.com/agentnet/agentnode/enclave/attest/sim"
 	"github.com/agentnet/agentnode/enclave/seal"
 	"github.com/agentnet/agentnode/enclave/wasm"
+	"github.com/agentnet/agentnode/node/activity"
 	"github.com/agentnet/agentnode/node/agentstore"
 	"github.com/agentnet/agentnode/node/api"
 	"github.com/agentnet/agentnode/node/bridge"
@@ -57,6 +58,9 @@ type Node struct {
 
 	// pay is nil when the node neither takes nor makes payments.
 	pay *payments
+	// activity keeps the recent runs, calls and payments for the status
+	// page.
+	activity *activity.Log
 
 	ln     net.Listener
 	server *http.Server
@@ -80,7 +84,8 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, log: log, registry: prometheus.NewRegistry(), served: make(chan struct{}), peerPolicy: policy}, nil
+	return &Node{cfg: cfg, log: log, registry: prometheus.NewRegistry(), served: make(chan struct{}), peerPolicy: policy,
+		activity: activity.New(activity.DefaultSize)}, nil
 }
 
 // Start opens everything and starts serving the bridge. A failed start
@@ -144,6 +149,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.startPayments(ctx); err != nil {
 		return err
 	}
+	page, err := n.statusPage()
+	if err != nil {
+		return err
+	}
 	br, err := bridge.New(bridge.Config{
 		Enclave:               n.enc,
 		NodeInfo:              n.info,
@@ -158,6 +167,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Agents:                agentsAPI{n},
 		Network:               n.networkAPI(),
 		AgentRuns:             agentCalls{n},
+		Activity:              n.activity,
+		UI:                    page,
 		Logger:                log.With("component", "bridge"),
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -50,7 +51,9 @@ func (n *Node) CallAgent(ctx context.Context, peerID, name string, req api.CallR
 		return nil, &bridge.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: err.Error()}
 	}
 	in := client.ExecInput{Agent: name, Args: req.Args, Stdin: req.Stdin, AttestResult: req.AttestResult}
+	start := time.Now()
 	res, _, err := nw.call(ctx, p, &in)
+	n.recordCall(p, name, "", start, res, err)
 	var notFound *unknownAgentError
 	switch {
 	case errors.As(err, &notFound):

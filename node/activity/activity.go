@@ -49,7 +49,10 @@ type Event struct {
 	Module string
 	// Peer is the other side: the caller of a served run (empty for the
 	// node's own bridge), or the node a call went to.
-	Peer    string
+	Peer string
+	// By is the agent of this node that made a Called event's call
+	// (agent-to-agent); empty for a call a user made through the bridge.
+	By      string
 	Outcome string
 	// Duration is the whole request as the node saw it: execution and
 	// settlement, or the remote call end to end.

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/agentnet/agentnode/enclave"
+	"github.com/agentnet/agentnode/node/activity"
 	"github.com/agentnet/agentnode/node/api"
 )
 
@@ -54,7 +55,12 @@ type Config struct {
 	// AgentRuns scopes the runs of deployed agents for their
 	// agent-to-agent calls; nil runs them without (every call is refused).
 	AgentRuns AgentRuns
-	Logger    *slog.Logger
+	// Activity, when set, records every run the bridge executes (agent,
+	// caller, outcome, payment) for the status page.
+	Activity *activity.Log
+	// UI, when set, is the status page (node/ui), served under /ui/.
+	UI     http.Handler
+	Logger *slog.Logger
 }
 
 // Server serves the bridge routes.
@@ -124,6 +130,9 @@ func (s *Server) routes() {
 	s.methods["/metrics"] = []string{"GET"}
 	if s.cfg.Facilitator != nil {
 		s.facilitatorRoutes()
+	}
+	if s.cfg.UI != nil {
+		s.uiRoutes()
 	}
 
 	s.handle("/", s.handleNotFound)

@@ -105,15 +105,19 @@ func (s *Server) exec(ctx context.Context, call Call) (*Reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	runCtx, cancel := s.agentLimit(scope, job.Agent())
 	receipt, err := s.enc.Run(runCtx, job, enclave.RunOptions{Payment: ch.Ref(), Attest: req.AttestResult})
 	cancel()
 	s.metrics.execution(err)
 	if err != nil {
 		hdr, abortErr := ch.Abort(ctx, ranAndFailed(err))
-		return nil, withHeader(errors.Join(err, abortErr), hdr)
+		err = withHeader(errors.Join(err, abortErr), hdr)
+		s.record(call, job, start, err, nil)
+		return nil, err
 	}
 	payment, hdr, err := ch.Settle(ctx)
+	s.record(call, job, start, err, payment)
 	if err != nil {
 		return nil, err
 	}

@@ -211,6 +211,7 @@ func hostile(s string) ui.Status {
 	n.Agents[0].Price = "1" + s
 	n.Events[0].Agent += s
 	n.Events[0].Outcome = "x" + s
+	n.Events[0].By = "b" + s
 	n.Events[0].Payment = &api.Payment{Amount: "1" + s, Transaction: "0x" + s}
 	n.Events[1].Module += s
 	n.Peers = append(n.Peers, "peer"+s)

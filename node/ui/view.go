@@ -64,6 +64,7 @@ type eventRow struct {
 	Time     string
 	Node     label
 	Kind     string
+	By       string
 	What     label
 	Peer     label
 	Outcome  string
@@ -153,6 +154,7 @@ func newView(st Status, cfg Config, now time.Time) view {
 			if e.Kind == activity.Served || e.Peer != "" {
 				row.Peer = peerLabel(e.Peer)
 			}
+			row.By = e.By
 			if e.Kind == activity.Served {
 				v.Summary.Executions++
 			}
