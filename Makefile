@@ -5,7 +5,7 @@ PKGS      := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
-.PHONY: build run test lint bench clean
+.PHONY: build run test lint bench clean fuzz
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/agentnode
@@ -33,6 +33,13 @@ bench:
 
 clean:
 	rm -rf bin
+
+# fuzz runs every fuzz target of the module for FUZZTIME each, one after
+# the other, and prints a table of executions (internal/fuzzrun). A failing
+# input is left under the package's testdata/fuzz/ as a seed.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) run ./internal/fuzzrun -fuzztime $(FUZZTIME)
 
 # agents rebuilds the demo agents' modules (agents/*/agent.wasm) with the
 # flags that make them reproducible; go test ./agents checks the committed

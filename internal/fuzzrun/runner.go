@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Runner runs fuzz targets with go test.
+type Runner struct {
+	// Go is the go command.
+	Go string
+	// FuzzTime is how long each target fuzzes (go test -fuzztime).
+	FuzzTime time.Duration
+	// Workers is go test -parallel: fuzzing processes per target.
+	Workers int
+	// Log, when set, receives go test's output as it comes.
+	Log io.Writer
+}
+
+// Result is what one target's run gave.
+type Result struct {
+	Target Target
+	// Execs is the executions go test last reported, over Elapsed.
+	Execs   int64
+	Elapsed time.Duration
+	// Crasher is the failing input go test wrote, relative to the
+	// package directory, when the target failed on an input.
+	Crasher string
+	// Err is nil when the target ran for its time without failing.
+	Err error
+	// Tail is the end of go test's output, kept for a failure report.
+	Tail string
+}
+
+// compileSlack bounds the time a run may take beyond its fuzz time:
+// building the instrumented test binary and the baseline of the corpus.
+const compileSlack = 10 * time.Minute
+
+// Run fuzzes one target in its package directory.
+func (r Runner) Run(ctx context.Context, t Target) Result {
+	ctx, cancel := context.WithTimeout(ctx, r.FuzzTime+compileSlack)
+	defer cancel()
+	args := []string{"test", "-run", "^$", "-fuzz", "^" + t.Name + "$",
+		"-fuzztime", r.FuzzTime.String(), "-parallel", strconv.Itoa(r.Workers),
+		"-timeout", (r.FuzzTime + compileSlack).String(), "."}
+	cmd := exec.CommandContext(ctx, r.Go, args...)
+	cmd.Dir = t.Dir
+	var out bytes.Buffer
+	var w io.Writer = &out
+	if r.Log != nil {
+		w = io.MultiWriter(&out, r.Log)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	err := cmd.Run()
+	res := Result{Target: t}
+	res.Execs, res.Elapsed, _ = LastStatus(out.String())
+	res.Crasher = Crasher(out.String())
+	res.Tail = tail(out.String(), 40)
+	switch {
+	case ctx.Err() != nil:
+		res.Err = fmt.Errorf("go test %s: %w", t, ctx.Err())
+	case err != nil:
+		res.Err = fmt.Errorf("go test %s: %w", t, err)
+	case res.Execs == 0:
+		res.Err = errors.New("go test reported no executions")
+	}
+	return res
+}
+
+// statusLine matches go test's fuzzing status lines, e.g.
+// "fuzz: elapsed: 30s, execs: 1203711 (40121/sec), new interesting: 2 (total: 14)".
+var statusLine = regexp.MustCompile(`(?m)^fuzz: elapsed: (\S+), execs: (\d+) \(`)
+
+// LastStatus returns the executions and elapsed time of the last status
+// line of go test's fuzzing output.
+func LastStatus(out string) (execs int64, elapsed time.Duration, ok bool) {
+	m := statusLine.FindAllStringSubmatch(out, -1)
+	if len(m) == 0 {
+		return 0, 0, false
+	}
+	last := m[len(m)-1]
+	d, err := time.ParseDuration(last[1])
+	if err != nil {
+		return 0, 0, false
+	}
+	n, err := strconv.ParseInt(last[2], 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	return n, d, true
+}
+
+// crasherLine matches "Failing input written to testdata/fuzz/FuzzX/abc".
+var crasherLine = regexp.MustCompile(`Failing input written to (\S+)`)
+
+// Crasher returns the path of the failing input go test wrote, or "".
+func Crasher(out string) string {
+	if m := crasherLine.FindStringSubmatch(out); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}
+
+// WriteTable writes the results as a Markdown table.
+func WriteTable(w io.Writer, results []Result) {
+	fmt.Fprintln(w, "| package | target | execs | time | execs/s | result |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---|")
+	for _, r := range results {
+		rate := "-"
+		if r.Elapsed > 0 {
+			rate = strconv.FormatInt(int64(float64(r.Execs)/r.Elapsed.Seconds()), 10)
+		}
+		status := "ok"
+		switch {
+		case r.Crasher != "":
+			status = "FAIL: " + r.Crasher
+		case r.Err != nil:
+			status = "FAIL: " + firstLine(r.Err.Error())
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s |\n", r.Target.Package, r.Target.Name, r.Execs, r.Elapsed, rate, status)
+	}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return strings.ReplaceAll(s, "|", `\|`)
+}
