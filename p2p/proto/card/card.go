@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -93,28 +94,34 @@ func New(h host.Host, src Source, opts ...Option) *Service {
 	svc := p2p.NewService(p2p.ServiceConfig{
 		Name: ServiceName, Timeout: o.timeout, ReadTimeout: o.timeout, MaxPerPeer: o.maxPerPeer, Logger: o.logger,
 	}, func(_ context.Context, s network.Stream) error {
-		var req request
-		if err := p2p.ReadJSON(s, MaxRequestSize, &req); err != nil {
-			return err
-		}
-		var cards [][]byte
-		if req.Name == "" {
-			cards = src.Cards()
-		} else if c, ok := src.Card(req.Name); ok {
-			cards = [][]byte{c}
-		}
-		if len(cards) > MaxCards {
-			cards = cards[:MaxCards]
-		}
-		for _, c := range cards {
-			if err := p2p.WriteFrame(s, c); err != nil {
-				return err
-			}
-		}
-		return p2p.WriteFrame(s, nil)
+		return serve(s, src)
 	})
 	h.SetStreamHandler(ID, svc.ServeStream)
 	return &Service{h: h, svc: svc}
+}
+
+// serve answers one request read from rw: the cards asked for, one frame
+// each, then an empty frame.
+func serve(rw io.ReadWriter, src Source) error {
+	var req request
+	if err := p2p.ReadJSON(rw, MaxRequestSize, &req); err != nil {
+		return err
+	}
+	var cards [][]byte
+	if req.Name == "" {
+		cards = src.Cards()
+	} else if c, ok := src.Card(req.Name); ok {
+		cards = [][]byte{c}
+	}
+	if len(cards) > MaxCards {
+		cards = cards[:MaxCards]
+	}
+	for _, c := range cards {
+		if err := p2p.WriteFrame(rw, c); err != nil {
+			return err
+		}
+	}
+	return p2p.WriteFrame(rw, nil)
 }
 
 // Close removes the handler and waits for running streams.
@@ -140,27 +147,34 @@ func Fetch(ctx context.Context, h host.Host, p peer.ID, name string) ([]*agentca
 		s.Fail()
 		return nil, fmt.Errorf("fetch cards of %s: %w", p, err)
 	}
+	out, err := readCards(s, p, name)
+	if err != nil {
+		s.Fail()
+		return nil, err
+	}
+	return out, nil
+}
+
+// readCards reads a response from r: the frames of p's cards (only the
+// one named name, when name is not ""), ended by an empty frame.
+func readCards(r io.Reader, p peer.ID, name string) ([]*agentcard.Signed, error) {
 	var out []*agentcard.Signed
 	for {
-		raw, err := p2p.ReadFrame(s, agentcard.MaxSize)
+		raw, err := p2p.ReadFrame(r, agentcard.MaxSize)
 		if err != nil {
-			s.Fail()
 			return nil, fmt.Errorf("fetch cards of %s: %w", p, err)
 		}
 		if len(raw) == 0 {
 			return out, nil
 		}
 		if len(out) == MaxCards {
-			s.Fail()
 			return nil, fmt.Errorf("fetch cards of %s: more than %d: %w", p, MaxCards, ErrBadResponse)
 		}
 		c, err := agentcard.Open(raw)
 		if err != nil {
-			s.Fail()
 			return nil, fmt.Errorf("fetch cards of %s: %w: %w", p, ErrBadResponse, err)
 		}
 		if c.PeerID != p || (name != "" && c.Name != name) {
-			s.Fail()
 			return nil, fmt.Errorf("fetch cards of %s: got %s/%s: %w", p, c.PeerID, c.Name, ErrBadResponse)
 		}
 		out = append(out, c)
