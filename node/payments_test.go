@@ -116,6 +116,16 @@ func TestPaidExecution(t *testing.T) {
 	if st, err := x402.DecodeSettleResponse(res.Header.Get(x402.HeaderPaymentResponse)); err != nil || !st.Success || st.Transaction != p.Transaction {
 		t.Fatalf("PAYMENT-RESPONSE %+v %v", st, err)
 	}
+	// Known terms are paid up front: no second 402.
+	payer := payingClient(t, n.BridgeURL(), env.PayerKey, testPrice)
+	for range 3 {
+		if res, err := payer.Exec(ctx, in); err != nil || res.Payment == nil {
+			t.Fatalf("paid again: %+v %v", res, err)
+		}
+	}
+	if d := new(big.Int).Sub(env.Balance(t, env.PayTo), before); d.Int64() != 4*testPrice {
+		t.Fatalf("pay_to gained %s, want %d", d, 4*testPrice)
+	}
 
 	// The receipt's payment checks out on chain, and only the real one.
 	rc := res.Receipt(in, attest.DevPolicy())
@@ -138,8 +148,8 @@ func TestPaidExecution(t *testing.T) {
 	if _, err := client.CheckSettlement(ctx, ec, &forged); err == nil {
 		t.Fatal("a receipt claiming another amount checked out")
 	}
-	if body := get(t, n.BridgeURL()+"/metrics"); metric(body, `agentnode_payments_total{outcome="settled"}`) != 1 ||
-		metric(body, `agentnode_payments_total{outcome="required"}`) != 3 || !strings.Contains(body, "agentnode_payment_settlement_seconds_count 1") {
+	if body := get(t, n.BridgeURL()+"/metrics"); metric(body, `agentnode_payments_total{outcome="settled"}`) != 4 ||
+		metric(body, `agentnode_payments_total{outcome="required"}`) != 4 || !strings.Contains(body, "agentnode_payment_settlement_seconds_count 4") {
 		t.Fatalf("payment metrics:\n%s", grep(body, "payment"))
 	}
 }

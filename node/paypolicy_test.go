@@ -46,16 +46,24 @@ def price(r):
 		t.Fatalf("priced by policy: %v", err)
 	}
 	before := env.Balance(t, env.PayTo)
-	res, err := payingClient(t, n.BridgeURL(), env.PayerKey, 20000).Exec(context.Background(), client.ExecInput{Wasm: wasmtest.EchoArgs, Args: []string{"long"}})
+	payer := payingClient(t, n.BridgeURL(), env.PayerKey, 20000)
+	res, err := payer.Exec(context.Background(), client.ExecInput{Wasm: wasmtest.EchoArgs, Args: []string{"long"}})
 	if err != nil || res.Payment.Amount != "20000" {
 		t.Fatalf("paid: %+v %v", res, err)
 	}
-	res, err = payingClient(t, n.BridgeURL(), env.PayerKey, 20000).Exec(context.Background(), client.ExecInput{Wasm: wasmtest.EchoArgs, Args: []string{"ab"}})
+	// The client pays the last terms up front; the node asks less for a
+	// short input, refuses that payment (nothing moves), and the client
+	// pays the new terms.
+	res, err = payer.Exec(context.Background(), client.ExecInput{Wasm: wasmtest.EchoArgs, Args: []string{"ab"}})
 	if err != nil || res.Payment.Amount != "10000" {
 		t.Fatalf("default price: %+v %v", res, err)
 	}
 	if d := new(big.Int).Sub(env.Balance(t, env.PayTo), before); d.Int64() != 30000 {
 		t.Fatalf("pay_to gained %s, want 30000", d)
+	}
+	if body := get(t, n.BridgeURL()+"/metrics"); metric(body, `agentnode_payments_total{outcome="refused"}`) != 1 ||
+		metric(body, `agentnode_payments_total{outcome="settled"}`) != 2 {
+		t.Fatalf("metrics:\n%s", grep(body, "agentnode_payments_total"))
 	}
 }
 

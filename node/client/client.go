@@ -62,6 +62,11 @@ type Client struct {
 
 	mu      sync.Mutex
 	session *Session
+
+	// termsMu guards terms: the payment terms the node asked last, per
+	// kind of request, which the payer pays up front next time.
+	termsMu sync.Mutex
+	terms   map[string]*x402.PaymentRequired
 }
 
 // New returns a client for cfg.

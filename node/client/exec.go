@@ -130,8 +130,7 @@ func (c *Client) run(ctx context.Context, s *Session, in ExecInput, send sendFun
 	if err != nil {
 		return nil, err
 	}
-	resp, respHeader, err := send(ctx, in.Header, req)
-	resp, respHeader, paid, err := c.payIfAsked(ctx, s, in, req, send, resp, respHeader, err)
+	resp, respHeader, paid, err := c.exchange(ctx, s, in, req, send)
 	if err != nil {
 		return nil, err
 	}

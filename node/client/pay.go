@@ -186,37 +186,104 @@ func (e *PaymentError) Unwrap() []error {
 	return out
 }
 
-// payIfAsked handles a 402 answer to a sealed request: with a payer it
-// pays and resends the same request, otherwise (or when the request
-// already carried a payment) it returns a *PaymentError. Other answers
-// pass through unchanged.
-func (c *Client) payIfAsked(ctx context.Context, s *Session, in ExecInput, req *api.ExecRequest, send sendFunc,
-	resp *api.ExecResponse, hdr http.Header, err error) (*api.ExecResponse, http.Header, *payment, error) {
-	var apiErr *APIError
-	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusPaymentRequired {
+// exchange sends a sealed request and pays for it as the client's payer
+// may: up front, with the terms the node asked the last time for this kind
+// of request (saving the 402 round trip), or on a 402 answer, after which
+// it sends the same sealed request (same request id) again with the
+// payment. A payment the node refused up front (its terms changed) is
+// followed by one payment of its new terms. Without a payer, or for a
+// request that already carries a payment header, a 402 is a
+// *PaymentError.
+func (c *Client) exchange(ctx context.Context, s *Session, in ExecInput, req *api.ExecRequest, send sendFunc) (*api.ExecResponse, http.Header, *payment, error) {
+	payer := c.cfg.Payer
+	if payer == nil || hasPayment(in.Header) {
+		resp, hdr, err := send(ctx, in.Header, req)
+		if apiErr := paymentRequired(err); apiErr != nil {
+			perr := &PaymentError{Required: apiErr.PaymentRequired, API: apiErr, Settlement: settlementOf(apiErr.Header), Paid: payer != nil || hasPayment(in.Header)}
+			if !perr.Paid {
+				perr.Err = ErrNoPayer
+			}
+			return nil, nil, nil, perr
+		}
 		return resp, hdr, nil, err
 	}
+	key := termsKey(in)
+	if pr := c.knownTerms(key); pr != nil {
+		if p, hdr, err := c.sign(ctx, s, in, pr); err == nil {
+			resp, rh, err := send(ctx, hdr, req)
+			apiErr := paymentRequired(err)
+			if apiErr == nil || settlementOf(apiErr.Header) != nil {
+				return c.settled(ctx, p, resp, rh, err)
+			}
+			// Refused before anything ran: the terms changed. Pay the new ones.
+			c.endHold(ctx, p, false)
+			c.forgetTerms(key)
+			return c.payAnswer(ctx, s, in, req, send, key, apiErr)
+		}
+	}
+	resp, hdr, err := send(ctx, in.Header, req)
+	if apiErr := paymentRequired(err); apiErr != nil {
+		return c.payAnswer(ctx, s, in, req, send, key, apiErr)
+	}
+	return resp, hdr, nil, err
+}
+
+// payAnswer pays the terms of a 402 answer and sends the request again.
+func (c *Client) payAnswer(ctx context.Context, s *Session, in ExecInput, req *api.ExecRequest, send sendFunc, key string, apiErr *APIError) (*api.ExecResponse, http.Header, *payment, error) {
 	perr := &PaymentError{Required: apiErr.PaymentRequired, API: apiErr, Settlement: settlementOf(apiErr.Header)}
-	switch {
-	case hasPayment(in.Header):
-		perr.Paid = true
-		return nil, nil, nil, perr
-	case c.cfg.Payer == nil:
-		perr.Err = ErrNoPayer
-		return nil, nil, nil, perr
-	case perr.Required == nil:
+	if perr.Required == nil {
 		perr.Err = fmt.Errorf("pay: the node's 402 answer carries no readable payment terms: %w", ErrCannotPay)
 		return nil, nil, nil, perr
 	}
-	p, err := c.preparePayment(ctx, s, in, perr.Required)
+	p, hdr, err := c.sign(ctx, s, in, perr.Required)
 	if err != nil {
 		perr.Err = err
 		return nil, nil, nil, perr
 	}
-	payload, err := evm.Sign(c.cfg.Payer.Key, p.req, evm.WithResource(perr.Required.Resource))
+	resp, rh, err := send(ctx, hdr, req)
+	resp, rh, p, err = c.settled(ctx, p, resp, rh, err)
+	if err == nil && p != nil {
+		c.rememberTerms(key, perr.Required)
+	}
+	return resp, rh, p, err
+}
+
+// settled ends a paid send: the policy hold is committed when the node
+// settled (its PAYMENT-RESPONSE says so, also on an error answer such as a
+// trap after the work ran), rolled back when it certainly did not, and kept
+// (counting as spent) when no answer came. A 402 becomes a *PaymentError.
+// A result the node ran for free leaves the payment unused.
+func (c *Client) settled(ctx context.Context, p *payment, resp *api.ExecResponse, hdr http.Header, err error) (*api.ExecResponse, http.Header, *payment, error) {
+	var apiErr *APIError
+	switch {
+	case errors.As(err, &apiErr):
+		st := settlementOf(apiErr.Header)
+		c.endHold(ctx, p, st != nil && st.Success)
+		if apiErr.Status == http.StatusPaymentRequired {
+			return nil, nil, nil, &PaymentError{Required: apiErr.PaymentRequired, Paid: true, Settlement: st, API: apiErr}
+		}
+		return nil, nil, nil, err
+	case err != nil:
+		return nil, nil, nil, err
+	case resp.Payment == nil:
+		c.endHold(ctx, p, false)
+		return resp, hdr, nil, nil
+	}
+	c.endHold(ctx, p, true)
+	return resp, hdr, p, nil
+}
+
+// sign picks the requirement of pr to pay, has the policy authorize it,
+// and returns the payment and in's headers with PAYMENT-SIGNATURE added.
+func (c *Client) sign(ctx context.Context, s *Session, in ExecInput, pr *x402.PaymentRequired) (*payment, http.Header, error) {
+	p, err := c.preparePayment(ctx, s, in, pr)
+	if err != nil {
+		return nil, nil, err
+	}
+	payload, err := evm.Sign(c.cfg.Payer.Key, p.req, evm.WithResource(pr.Resource))
 	if err != nil {
 		c.endHold(ctx, p, false)
-		return nil, nil, nil, fmt.Errorf("sign payment: %w", err)
+		return nil, nil, fmt.Errorf("sign payment: %w", err)
 	}
 	if ev, err := payload.ExactEVM(); err == nil {
 		p.nonce = ev.Authorization.Nonce
@@ -224,31 +291,61 @@ func (c *Client) payIfAsked(ctx context.Context, s *Session, in ExecInput, req *
 	sig, err := x402.EncodePaymentPayload(payload)
 	if err != nil {
 		c.endHold(ctx, p, false)
-		return nil, nil, nil, fmt.Errorf("encode payment: %w", err)
+		return nil, nil, fmt.Errorf("encode payment: %w", err)
 	}
-	paidHeader := in.Header.Clone()
-	if paidHeader == nil {
-		paidHeader = http.Header{}
+	hdr := in.Header.Clone()
+	if hdr == nil {
+		hdr = http.Header{}
 	}
-	paidHeader.Set(x402.HeaderPaymentSignature, sig)
-	resp, hdr, err = send(ctx, paidHeader, req)
-	if errors.As(err, &apiErr) {
-		// The node answered: its PAYMENT-RESPONSE says whether it settled
-		// (a trap after the work ran is settled too).
-		st := settlementOf(apiErr.Header)
-		c.endHold(ctx, p, st != nil && st.Success)
-		if apiErr.Status == http.StatusPaymentRequired {
-			return nil, nil, nil, &PaymentError{Required: apiErr.PaymentRequired, Paid: true, Settlement: st, API: apiErr}
-		}
-		return nil, nil, nil, err
+	hdr.Set(x402.HeaderPaymentSignature, sig)
+	return p, hdr, nil
+}
+
+// paymentRequired returns err's *APIError when it is a 402 answer.
+func paymentRequired(err error) *APIError {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusPaymentRequired {
+		return apiErr
 	}
-	if err != nil {
-		// No answer: the payment may or may not have been settled. The
-		// hold stays and counts as spent until the owner reconciles it.
-		return nil, nil, nil, err
+	return nil
+}
+
+// maxKnownTerms bounds the terms a client remembers.
+const maxKnownTerms = 256
+
+// termsKey names the kind of request whose price a node's terms were for:
+// an agent's calls, or any module or script (priced alike unless a payee
+// policy says otherwise, in which case the node refuses and the client
+// pays the new terms).
+func termsKey(in ExecInput) string {
+	switch {
+	case in.Agent != "":
+		return "agent/" + in.Agent
+	case in.Script != "":
+		return "script"
 	}
-	c.endHold(ctx, p, true)
-	return resp, hdr, p, nil
+	return "module"
+}
+
+func (c *Client) knownTerms(key string) *x402.PaymentRequired {
+	c.termsMu.Lock()
+	defer c.termsMu.Unlock()
+	return c.terms[key]
+}
+
+func (c *Client) rememberTerms(key string, pr *x402.PaymentRequired) {
+	c.termsMu.Lock()
+	defer c.termsMu.Unlock()
+	if c.terms == nil || len(c.terms) >= maxKnownTerms {
+		c.terms = map[string]*x402.PaymentRequired{}
+	}
+	c.terms[key] = pr
+}
+
+func (c *Client) forgetTerms(key string) {
+	c.termsMu.Lock()
+	defer c.termsMu.Unlock()
+	delete(c.terms, key)
 }
 
 // preparePayment picks the requirement to pay and, with a policy,
