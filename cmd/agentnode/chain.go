@@ -35,6 +35,7 @@ const (
 func runChain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("chain", stderr)
 	addr := fs.String("rpc", "127.0.0.1:8545", "JSON-RPC listen address (loopback only)")
+	maxLead := fs.Duration("max-lead", chain.DefaultMaxLead, "how far the chain's clock may run ahead of the wall clock under load; ask payers for a window at least a minute longer")
 	dir := fs.String("dir", "", "directory for dev.json and gas.key (default: a new temporary directory)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -47,7 +48,7 @@ func runChain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return fail("%v", err)
 		}
 	}
-	ch, info, gasFile, err := startDevChain(ctx, *dir, *addr, "", newLogger(stderr, *logLevel))
+	ch, info, gasFile, err := startDevChain(ctx, *dir, chain.Config{Addr: *addr, MaxLead: *maxLead}, "", newLogger(stderr, *logLevel))
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -81,7 +82,7 @@ Ctrl-C stops the chain.
 // first use) funded with ETH and receiving payments, and a fresh demo
 // payer funded with tokens. It writes dir/dev.json and returns the path of
 // the gas key file.
-func startDevChain(ctx context.Context, dir, addr, bridgeURL string, log *slog.Logger) (*chain.Chain, chain.DevInfo, string, error) {
+func startDevChain(ctx context.Context, dir string, cc chain.Config, bridgeURL string, log *slog.Logger) (*chain.Chain, chain.DevInfo, string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, chain.DevInfo{}, "", fmt.Errorf("create %s: %w", dir, err)
 	}
@@ -91,7 +92,8 @@ func startDevChain(ctx context.Context, dir, addr, bridgeURL string, log *slog.L
 		return nil, chain.DevInfo{}, "", err
 	}
 	addrOf := crypto.PubkeyToAddress(gas.PublicKey)
-	ch, info, err := chain.Dev(ctx, chain.DevConfig{Chain: chain.Config{Addr: addr, Logger: log}, GasAddress: addrOf, BridgeURL: bridgeURL})
+	cc.Logger = log
+	ch, info, err := chain.Dev(ctx, chain.DevConfig{Chain: cc, GasAddress: addrOf, BridgeURL: bridgeURL})
 	if err != nil {
 		return nil, chain.DevInfo{}, "", fmt.Errorf("start dev chain: %w", err)
 	}

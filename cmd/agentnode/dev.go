@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/agentnet/agentnode/node"
+	"github.com/agentnet/agentnode/x402/chain"
 )
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -15,6 +17,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	data := fs.String("data", "", "data directory (default: a new temporary directory)")
 	price := fs.Uint64("price", devPrice, "execution price in the dev token's atomic units (x402 on the embedded chain); 0 = free")
 	rpcAddr := fs.String("rpc", "127.0.0.1:0", "the embedded chain's JSON-RPC listen address (loopback only)")
+	maxLead := fs.Duration("max-lead", chain.DefaultMaxLead, "how far the chain's clock may run ahead of the wall clock under load before blocks slow to one a second (raise it for load tests; payments are then asked for a window a few minutes longer)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	appPath := fs.String("app-path", "", "directory of deployed agents (default: <data>/agents)")
 	p2pListen := fs.String("p2p-listen", "/ip4/127.0.0.1/tcp/0", "libp2p listen multiaddr")
@@ -33,13 +36,16 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := node.Config{Listening: *listen, DataDir: dir, TEE: "sim", Price: *price, LogLevel: *logLevel,
 		AppPath: *appPath, P2PListen: []string{*p2pListen}, Bootstrap: boot, P2PTTL: "testnet"}
-	ch, info, gasFile, err := startDevChain(ctx, dir, *rpcAddr, "", newLogger(stderr, "warn").With("component", "chain"))
+	ch, info, gasFile, err := startDevChain(ctx, dir, chain.Config{Addr: *rpcAddr, MaxLead: *maxLead}, "", newLogger(stderr, "warn").With("component", "chain"))
 	if err != nil {
 		fmt.Fprintf(stderr, "agentnode dev: %v\n", err)
 		return 1
 	}
 	defer ch.Close()
 	devPayments(&cfg, ch, info, gasFile)
+	if *maxLead > chain.DefaultMaxLead {
+		cfg.PaymentTimeout = node.Duration{Duration: *maxLead + 3*time.Minute}
+	}
 	return serve(ctx, cfg, stdout, stderr, func(n *node.Node) {
 		info.BridgeURL = n.BridgeURL()
 		if err := writeDevJSON(dir, info); err != nil {
