@@ -242,8 +242,13 @@ func simAttester(dataDir string) (attest.Attester, error) {
 }
 
 // binaryMeasurement is the SHA-384 of the running executable: what a
-// measured boot would record for it.
-func binaryMeasurement() ([sim.MeasurementSize]byte, error) {
+// measured boot would record for it, as it was when first measured. It is
+// computed once per process, like a boot measurement: the agentnode
+// binary is about 100 MB, and a testnet of 50 nodes in one process would
+// otherwise hash it 50 times (10 CPU-seconds).
+var binaryMeasurement = sync.OnceValues(measureBinary)
+
+func measureBinary() ([sim.MeasurementSize]byte, error) {
 	var m [sim.MeasurementSize]byte
 	exe, err := os.Executable()
 	if err != nil {

@@ -25,6 +25,7 @@ func commands() map[string]command {
 		"run":     {"run a node from a TOML config", runNode},
 		"dev":     {"run a development node (simulated TEE, temporary data, paid on an embedded chain)", runDev},
 		"chain":   {"run the embedded development EVM alone (token, funded payer and gas keys)", runChain},
+		"testnet": {"run N nodes and the chain on this machine, with the demo agents; --scenario plays the end-to-end story", runTestnet},
 		"exec":    {"run a WebAssembly module on a node, encrypted and verified", runExec},
 		"search":  {"find agents in the network by what they do", runSearch},
 		"deploy":  {"deploy an agent on a node (a name in app_path, or a directory)", runDeploy},

@@ -1,0 +1,113 @@
+package testnet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/agentnet/agentnode/x402/chain"
+)
+
+// fundWorkers bounds the funding transactions in flight: the chain seals
+// the ones pending together, so a few dozen share a handful of blocks.
+const fundWorkers = 16
+
+// startChain starts the embedded chain with the token (chain.Dev, which
+// also funds node 0's gas key and a fresh demo payer), then funds every
+// other node's gas key with ETH and every node's payer with tokens.
+func (t *Testnet) startChain(ctx context.Context, keys []nodeKeys) error {
+	gas0 := address(keys[0].gas)
+	ch, info, err := chain.Dev(ctx, chain.DevConfig{
+		Chain:      chain.Config{Addr: t.cfg.RPCAddr, Logger: t.cfg.Logger.With("component", "chain")},
+		GasAddress: gas0,
+	})
+	if err != nil {
+		return err
+	}
+	t.chain, t.dev = ch, info
+	type grant struct {
+		who        string
+		addr       common.Address
+		wei, token *big.Int
+	}
+	var grants []grant
+	for i, k := range keys {
+		name := NodeName(i, len(keys))
+		if i > 0 {
+			grants = append(grants, grant{who: "gas key of " + name, addr: address(k.gas), wei: chain.DefaultGasFunds})
+		}
+		grants = append(grants, grant{who: "payer of " + name, addr: address(k.payer), token: chain.DefaultPayerTokens})
+	}
+	work := make(chan grant)
+	errs := make(chan error, len(grants))
+	var wg sync.WaitGroup
+	for range min(fundWorkers, len(grants)) {
+		wg.Go(func() {
+			for g := range work {
+				if err := ch.Fund(ctx, g.addr, g.wei, g.token); err != nil {
+					errs <- fmt.Errorf("fund the %s: %w", g.who, err)
+				}
+			}
+		})
+	}
+	for _, g := range grants {
+		work <- g
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	return <-errs // the first failure, if any
+}
+
+// writeDevJSON writes DataDir/dev.json, readable by its owner only (it
+// holds the demo payer's key), for `agentnode exec --pay-key-file` and the
+// interop clients: the same file `agentnode dev` writes.
+func (t *Testnet) writeDevJSON() error {
+	return writeJSON(filepath.Join(t.cfg.DataDir, DevJSON), t.dev)
+}
+
+// info is testnet.json.
+type info struct {
+	Chain  chainInfo  `json:"chain"`
+	Nodes  []NodeInfo `json:"nodes"`
+	Timing Timing     `json:"timing"`
+}
+
+// chainInfo is the chain part of testnet.json: dev.json without the demo
+// payer's key, which only dev.json (mode 0600) holds.
+type chainInfo struct {
+	RPCURL       string `json:"rpc_url"`
+	ChainID      uint64 `json:"chain_id"`
+	Network      string `json:"network"`
+	Token        string `json:"token"`
+	TokenName    string `json:"token_name"`
+	TokenVersion string `json:"token_version"`
+}
+
+// writeInfo writes DataDir/testnet.json: what runs where.
+func (t *Testnet) writeInfo() error {
+	d := t.dev
+	ci := chainInfo{RPCURL: d.RPCURL, ChainID: d.ChainID, Network: string(d.Network), Token: d.Token, TokenName: d.TokenName, TokenVersion: d.TokenVersion}
+	return writeJSON(filepath.Join(t.cfg.DataDir, InfoJSON), info{Chain: ci, Nodes: t.nodes, Timing: t.timing})
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
