@@ -5,13 +5,20 @@ PKGS      := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
-.PHONY: build run test lint bench clean fuzz
+.PHONY: build run test lint bench clean fuzz testnet
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/agentnode
 
 run: build
 	$(BIN) dev --data .data
+
+# testnet starts N nodes and the chain on this machine (bridges on
+# 127.0.0.1:3000 and up), with the demo agents; Ctrl-C stops it.
+# ARGS passes more flags, e.g. make testnet N=50 ARGS=--scenario.
+N ?= 5
+testnet: build
+	$(BIN) testnet --nodes $(N) $(ARGS)
 
 test: interop/node_modules
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)

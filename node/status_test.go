@@ -123,3 +123,32 @@ func sha(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
+
+// TestAdvertisedMeansSearchable: once Advertised returns, a deploy's card
+// and terms are in the DHT, and another node's first search finds it.
+func TestAdvertisedMeansSearchable(t *testing.T) {
+	ctx := context.Background()
+	nw := nettest.Start(t, 2, nettest.Options{})
+	n0, n1 := nw.Nodes[0], nw.Nodes[1]
+	a := nettest.Agent{Name: "stamp", Description: "stamps documents with a digest", Tags: []string{"notary"}, Banner: "stamped"}
+	if _, _, err := n1.UploadAgent(ctx, a.Manifest(t), a.Module(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.Advertised(ctx); err != nil {
+		t.Fatal(err)
+	}
+	found, err := n0.Search(ctx, api.SearchRequest{Description: "notary stamps documents"})
+	if err != nil || len(found) != 1 || found[0].Name != "stamp" || found[0].PeerID != n1.PeerID() {
+		t.Fatalf("first search after Advertised: %+v, %v", found, err)
+	}
+	if err := n1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.Advertised(ctx); err == nil {
+		t.Fatal("Advertised on a closed node returned nil")
+	}
+	off := nodetest.Start(t, func(c *node.Config) { p := false; c.P2P = &p })
+	if err := off.Advertised(ctx); err != nil {
+		t.Fatalf("without p2p: %v", err)
+	}
+}

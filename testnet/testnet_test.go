@@ -110,7 +110,7 @@ func TestConfigErrors(t *testing.T) {
 // demo agents are 2.5 MB Go modules whose compilation takes tens of
 // seconds under the race detector (the end-to-end tests run them, in a
 // binary built without it). "papers" answers the scenario's query.
-func testAgents(t *testing.T) []agents.Agent {
+func testAgents(t testing.TB) []agents.Agent {
 	mk := func(name, desc, banner string, price uint64, tags ...string) agents.Agent {
 		m := agentstore.Manifest{Name: name, Description: desc, Tags: tags, Price: price}
 		b, err := m.Encode()
