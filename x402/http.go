@@ -34,7 +34,10 @@ func ReadPayment(h http.Header, accepts []PaymentRequirements) (PaymentPayload, 
 }
 
 // SetPaymentRequired sets the PAYMENT-REQUIRED header of a 402 answer and
-// the headers that keep it from being cached and let browsers read it.
+// the header that keeps it from being cached. It sets no CORS header: a
+// server that serves browsers of other origins decides its CORS policy
+// (and Access-Control-Expose-Headers for these headers) itself; the node's
+// bridge serves none.
 func SetPaymentRequired(h http.Header, p PaymentRequired) error {
 	s, err := EncodePaymentRequired(p)
 	if err != nil {
@@ -42,7 +45,6 @@ func SetPaymentRequired(h http.Header, p PaymentRequired) error {
 	}
 	h.Set(HeaderPaymentRequired, s)
 	h.Set("Cache-Control", "no-store")
-	h.Add("Access-Control-Expose-Headers", HeaderPaymentRequired+", "+HeaderPaymentResponse+", "+HeaderPaymentResponseV1)
 	return nil
 }
 
