@@ -15,63 +15,101 @@ const (
 	frameIf
 )
 
-// frame is an open control structure; targeted records whether a branch leaves it, which
-// makes the code after its end a join point.
+// frame is an open control structure.
 type frame struct {
 	kind     frameKind
-	targeted bool
+	targeted bool // a branch leaves it: the code after its end is a join point
+	wrapped  bool // a loop wrapped in the three blocks of its out-of-line refill path
+	crossed  int  // wrapped loops from the function frame up to and including this one
+	region   int  // for a loop: its header region
+}
+
+// checkKind says how a region's charge is checked.
+type checkKind uint8
+
+const (
+	checkNone   checkKind = iota // subtract only; a later check catches a deficit
+	checkEntry                   // function entry: checked inline if the function calls
+	checkLoop                    // wrapped loop header: branch to the out-of-line refill
+	checkInline                  // loop header that cannot be wrapped: checked inline
+)
+
+// region is a metered region: its static cost and how its charge is checked.
+type region struct {
+	cost  uint64
+	check checkKind
 }
 
 // editKind says what the emitter does at an edit's position.
 type editKind uint8
 
 const (
-	editCharge   editKind = iota // insert the static charge of region val
+	editRegion   editKind = iota // insert the charge of region val
 	editFunc                     // replace [pos, end) by the function index val
+	editDepth                    // replace [pos, end) by the branch depth val
+	editTable                    // replace [pos, end) by the br_table labels at tables[val:]
 	editBulk                     // insert a dynamic charge of (count >> val) before a bulk op
 	editGrowPre                  // save the grow count (memory.grow, table.grow)
 	editGrowPost                 // charge (count << val) if the grow succeeded
+	editLoopPre                  // open the wrapper blocks, with the loop's block type body[a:b]
+	editLoopPost                 // close the wrapper blocks: refill path of region val
 )
 
 type edit struct {
 	pos, end int
 	kind     editKind
 	val      uint32
+	a, b     int
 }
 
 // funcRewriter rewrites function bodies. It is reused across the functions of a module to
 // keep allocations proportional to the largest body.
 type funcRewriter struct {
-	p      *plan
-	stack  []frame
-	edits  []edit
-	costs  []uint64
-	cur    int // index in costs of the open region, -1 in unreachable code
-	needs  bool
-	numLoc uint64
+	p        *plan
+	stack    []frame
+	edits    []edit
+	regions  []region
+	tables   []uint32 // relabelled br_table vectors: count, labels..., default
+	cur      int      // open region, -1 in unreachable code
+	scratch  bool     // a bulk or grow instruction needs the i32 scratch local
+	hasCalls bool
+	numLoc   uint64
 }
 
-// startRegion opens a metered region at body offset pos: a charge is inserted there for
-// the static cost of the straight-line code that follows, up to the next branch point.
-func (w *funcRewriter) startRegion(pos int) {
-	w.cur = len(w.costs)
-	w.costs = append(w.costs, 0)
-	w.edits = append(w.edits, edit{pos: pos, end: pos, kind: editCharge, val: uint32(w.cur)})
+// startRegion opens a metered region at body offset pos: its charge, inserted there,
+// covers the static cost of the code up to the next region boundary.
+func (w *funcRewriter) startRegion(pos int, check checkKind) int {
+	w.cur = len(w.regions)
+	w.regions = append(w.regions, region{check: check})
+	w.edits = append(w.edits, edit{pos: pos, end: pos, kind: editRegion, val: uint32(w.cur)})
+	return w.cur
 }
 
 func (w *funcRewriter) charge(c uint32) {
 	if w.cur >= 0 {
-		w.costs[w.cur] += uint64(c)
+		w.regions[w.cur].cost += uint64(c)
 	}
 }
 
-// target marks the frame a branch of depth l leaves.
-func (w *funcRewriter) target(l uint32) error {
-	if uint64(l) >= uint64(len(w.stack)) {
-		return fmt.Errorf("branch depth %d beyond %d open blocks: %w", l, len(w.stack), ErrMalformed)
+// push opens a control frame.
+func (w *funcRewriter) push(f frame) {
+	f.crossed = w.stack[len(w.stack)-1].crossed
+	if f.wrapped {
+		f.crossed++
 	}
-	w.stack[len(w.stack)-1-int(l)].targeted = true
-	return nil
+	w.stack = append(w.stack, f)
+}
+
+// branch checks a branch depth, marks the frame it leaves and returns the depth in the
+// output, where every wrapped loop crossed adds its three blocks.
+func (w *funcRewriter) branch(l uint32) (uint32, error) {
+	if uint64(l) >= uint64(len(w.stack)) {
+		return 0, fmt.Errorf("branch depth %d beyond %d open blocks: %w", l, len(w.stack), ErrMalformed)
+	}
+	target := len(w.stack) - 1 - int(l)
+	w.stack[target].targeted = true
+	crossed := w.stack[len(w.stack)-1].crossed - w.stack[target].crossed
+	return l + 3*uint32(crossed), nil
 }
 
 func (w *funcRewriter) local(r *reader) error {
@@ -85,25 +123,29 @@ func (w *funcRewriter) local(r *reader) error {
 	return nil
 }
 
-// blockType reads a block type: empty, one value type, or a type index.
-func (w *funcRewriter) blockType(r *reader) error {
+// blockType reads a block type (empty, one value type, or a type index) and reports
+// whether the block takes parameters.
+func (w *funcRewriter) blockType(r *reader) (params bool, err error) {
 	if r.len() > 0 {
 		if b := r.b[r.pos]; b == blockEmpty || valType(b) {
 			r.pos++
-			return nil
+			return false, nil
 		}
 	}
 	t, err := r.signed(33)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if t < 0 {
-		return fmt.Errorf("block type %d at %#x: %w", t, r.pos, ErrUnsupported)
+		return false, fmt.Errorf("block type %d at %#x: %w", t, r.pos, ErrUnsupported)
 	}
 	if t > math.MaxUint32 {
-		return fmt.Errorf("block type %d at %#x: %w", t, r.pos, ErrMalformed)
+		return false, fmt.Errorf("block type %d at %#x: %w", t, r.pos, ErrMalformed)
 	}
-	return w.p.checkType(uint32(t))
+	if err := w.p.checkType(uint32(t)); err != nil {
+		return false, err
+	}
+	return w.p.typeParams[t] > 0, nil
 }
 
 func memarg(r *reader) error {
@@ -145,40 +187,53 @@ func (w *funcRewriter) rewrite(out, body []byte, typ uint32) ([]byte, error) {
 	if err := w.scan(r); err != nil {
 		return nil, err
 	}
-
-	// Emit: the locals (plus one i32 scratch local when a dynamic charge needs it), then
-	// the expression with the edits applied.
-	buf := make([]byte, 0, len(body)+len(w.edits)*20+8)
-	if w.needs {
+	buf := make([]byte, 0, len(body)+len(w.edits)*24+8)
+	if w.scratch {
 		buf = appendU32(buf, uint32(nDecl)+1)
 		buf = append(buf, body[declStart:localsEnd]...)
 		buf = append(buf, 0x01, 0x7f)
 	} else {
 		buf = append(buf, body[:localsEnd]...)
 	}
+	buf = w.emit(buf, body, localsEnd)
+	if !fitsU32(len(buf)) {
+		return nil, fmt.Errorf("metered body of %d bytes: %w", len(buf), ErrTooLarge)
+	}
+	out = appendU32(out, uint32(len(buf)))
+	return append(out, buf...), nil
+}
+
+// emit appends the expression body[from:] with the edits applied.
+func (w *funcRewriter) emit(buf, body []byte, from int) []byte {
+	p := w.p
 	scratch := uint32(w.numLoc)
-	last := localsEnd
+	last := from
 	for _, e := range w.edits {
 		buf = append(buf, body[last:e.pos]...)
 		last = e.end
 		switch e.kind {
-		case editCharge:
-			if c := w.costs[e.val]; c > 0 {
-				buf = w.p.appendCharge(buf, c)
-			}
-		case editFunc:
+		case editRegion:
+			buf = w.emitRegion(buf, w.regions[e.val])
+		case editFunc, editDepth:
 			buf = appendU32(buf, e.val)
+		case editTable:
+			n := w.tables[e.val]
+			for _, l := range w.tables[e.val : e.val+n+2] {
+				buf = appendU32(buf, l)
+			}
 		case editBulk:
 			buf = append(buf, opLocalTee)
 			buf = appendU32(buf, scratch)
+			buf = append(buf, opGlobalGet)
+			buf = appendU32(buf, p.globalFuel)
 			buf = append(buf, opLocalGet)
 			buf = appendU32(buf, scratch)
 			buf = append(buf, opI64ExtendI32)
 			if e.val > 0 {
 				buf = append(buf, opI64Const, byte(e.val), opI64ShrU)
 			}
-			buf = append(buf, opCall)
-			buf = appendU32(buf, w.p.fnCharge)
+			buf = append(buf, opI64Sub, opGlobalSet)
+			buf = appendU32(buf, p.globalFuel)
 		case editGrowPre:
 			buf = append(buf, opLocalTee)
 			buf = appendU32(buf, scratch)
@@ -190,13 +245,38 @@ func (w *funcRewriter) rewrite(out, body []byte, typ uint32) ([]byte, error) {
 				buf = append(buf, opI64Const, byte(e.val), opI64Shl)
 			}
 			buf = append(buf, opCall)
-			buf = appendU32(buf, w.p.fnGrow)
+			buf = appendU32(buf, p.fnGrow)
+		case editLoopPre:
+			bt := body[e.a:e.b]
+			buf = append(buf, opBlock)
+			buf = append(buf, bt...)
+			buf = append(buf, opLoop)
+			buf = append(buf, bt...)
+			buf = append(buf, opBlock, blockEmpty)
+		case editLoopPost:
+			// br $exit; end $cold; refill(cost); br $restart; end $restart; end $exit
+			buf = append(buf, opBr, 0x02, opEnd, opI64Const)
+			buf = appendS64(buf, int64(w.regions[e.val].cost))
+			buf = append(buf, opCall)
+			buf = appendU32(buf, p.fnRefill)
+			buf = append(buf, opBr, 0x00, opEnd, opEnd)
 		}
 	}
-	buf = append(buf, body[last:]...)
-	if !fitsU32(len(buf)) {
-		return nil, fmt.Errorf("metered body of %d bytes: %w", len(buf), ErrTooLarge)
+	return append(buf, body[last:]...)
+}
+
+// emitRegion appends the charge of a region.
+func (w *funcRewriter) emitRegion(buf []byte, rg region) []byte {
+	p := w.p
+	switch rg.check {
+	case checkLoop:
+		buf = p.appendCheckBranch(buf, rg.cost)
+	case checkInline:
+		buf = p.appendCheckInline(buf, rg.cost)
+	case checkEntry:
+		if w.hasCalls && rg.cost > 0 {
+			buf = p.appendCheckInline(buf, rg.cost)
+		}
 	}
-	out = appendU32(out, uint32(len(buf)))
-	return append(out, buf...), nil
+	return p.appendSubtract(buf, rg.cost)
 }

@@ -27,6 +27,9 @@ func readTestdata(t testing.TB, name string) []byte {
 	return b
 }
 
+// testCache spares the tests compiling the Go guests more than once per engine.
+var testCache = wazero.NewCompilationCache()
+
 // engine selects a wazero engine for a test runtime.
 type engine int
 
@@ -44,7 +47,8 @@ func newRuntime(t testing.TB, eng engine, closeOnDone bool) wazero.Runtime {
 	if eng == interpreter {
 		cfg = wazero.NewRuntimeConfigInterpreter()
 	}
-	cfg = cfg.WithCoreFeatures(api.CoreFeaturesV2).WithCloseOnContextDone(closeOnDone).WithDebugInfoEnabled(false)
+	cfg = cfg.WithCoreFeatures(api.CoreFeaturesV2).WithCloseOnContextDone(closeOnDone).WithDebugInfoEnabled(false).
+		WithCompilationCache(testCache)
 	r := wazero.NewRuntimeWithConfig(ctx, cfg)
 	t.Cleanup(func() { r.Close(ctx) })
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {

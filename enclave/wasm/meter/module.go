@@ -113,16 +113,16 @@ type plan struct {
 	numImports    uint32   // import entries in the input
 
 	// Indices of what the rewriter adds.
-	typeVoid, typeI64, typeGrow uint32
+	typeVoid, typeI64, typeGrow uint32 // imports; refill; grow
 	fnYield, fnOutOfFuel        uint32
-	fnRefill, fnCharge, fnGrow  uint32
+	fnRefill, fnGrow            uint32
 	globalFuel, globalReserve   uint32
 }
 
 // Imported functions and defined helper functions the rewriter adds.
 const (
 	addedImports = 2
-	addedHelpers = 3
+	addedHelpers = 2
 	maxIndex     = 1 << 27 // wazero's cap on function, global and type counts
 )
 
@@ -316,6 +316,36 @@ func (p *plan) parseFunctions(payload []byte) error {
 	return nil
 }
 
+// checkTablesAndMemories parses the table and memory sections, which are copied as they
+// are, to refuse shared, 64-bit and typed-reference tables and memories clearly.
+func checkTablesAndMemories(m *module) error {
+	for _, id := range []byte{secTable, secMemory} {
+		r := &reader{b: m.sections[id]}
+		n, err := r.vector(2)
+		if err != nil {
+			return fmt.Errorf("section %d: %w", id, err)
+		}
+		for i := 0; i < n; i++ {
+			if id == secTable {
+				rt, err := r.byte()
+				if err != nil {
+					return fmt.Errorf("table %d: %w", i, err)
+				}
+				if !refType(rt) {
+					return fmt.Errorf("table %d: element type %#x: %w", i, rt, ErrUnsupported)
+				}
+			}
+			if err := parseLimits(r); err != nil {
+				return fmt.Errorf("section %d entry %d: %w", id, i, err)
+			}
+		}
+		if r.len() != 0 {
+			return fmt.Errorf("section %d: %d trailing bytes: %w", id, r.len(), ErrMalformed)
+		}
+	}
+	return nil
+}
+
 // countGlobals adds the defined globals to numGlobals; the section is rewritten later.
 func (p *plan) countGlobals(payload []byte) error {
 	r := &reader{b: payload}
@@ -330,6 +360,9 @@ func (p *plan) countGlobals(payload []byte) error {
 // newPlan parses what fixes the index spaces and places the added entities.
 func newPlan(m *module, cfg config) (*plan, error) {
 	p := &plan{cfg: cfg}
+	if err := checkTablesAndMemories(m); err != nil {
+		return nil, err
+	}
 	if err := p.parseTypes(m.sections[secType]); err != nil {
 		return nil, err
 	}
@@ -350,7 +383,7 @@ func newPlan(m *module, cfg config) (*plan, error) {
 	p.typeVoid, p.typeI64, p.typeGrow = p.numTypes, p.numTypes+1, p.numTypes+2
 	p.fnYield, p.fnOutOfFuel = p.numFuncImp, p.numFuncImp+1
 	base := p.numFuncs + addedImports
-	p.fnRefill, p.fnCharge, p.fnGrow = base, base+1, base+2
+	p.fnRefill, p.fnGrow = base, base+1
 	p.globalFuel, p.globalReserve = p.numGlobals, p.numGlobals+1
 	return p, nil
 }

@@ -86,7 +86,6 @@ func (p *plan) rewriteFunctionNames(sub []byte) []byte {
 		nameEntry{p.fnYield, reservedPrefix + YieldFunc},
 		nameEntry{p.fnOutOfFuel, reservedPrefix + OutOfFuelFunc},
 		nameEntry{p.fnRefill, reservedPrefix + "refill"},
-		nameEntry{p.fnCharge, reservedPrefix + "charge"},
 		nameEntry{p.fnGrow, reservedPrefix + "grow"})
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].idx < entries[j].idx })
 	out := appendU32(nil, uint32(len(entries)))

@@ -36,6 +36,7 @@ const (
 	opF64Const     = 0x44
 	opI32Ne        = 0x47
 	opI64LtS       = 0x53
+	opI64GtS       = 0x55
 	opI64Add       = 0x7c
 	opI64Sub       = 0x7d
 	opI64Shl       = 0x86

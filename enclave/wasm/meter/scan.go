@@ -3,16 +3,29 @@ package meter
 import "fmt"
 
 // scan decodes the expression of a function body from r, checks the indices the rewrite
-// could turn valid, and records the edits: a metered region opens at the function entry
-// and after every loop, if, else, br_if and join point (the end of an if, or of a block
-// that a branch leaves); it closes at the next of those or at br, br_table, return or
-// unreachable, after which code is dead until the next region opens.
+// could turn valid, and records the edits.
+//
+// A metered region opens at the function entry, after every loop, if and else, after the
+// end of a loop, after a join point (the end of an if, or of a block that a branch
+// leaves) and after a br_if back to a loop header; it closes at the next of those or at
+// br, br_table, return or unreachable, after which code is dead until the next region
+// opens. A br_if out of a block does not close its region: the code after it is charged
+// with the code before it, which overcharges a taken exit by the rest of the region but
+// halves the charges of the common loop shape (a conditional exit at the top).
+//
+// Every region subtracts its cost when it starts. Only loop headers, and the entries of
+// functions that call, check the fuel: every iteration and every call, hence every way to
+// run long, passes a check. Loops are wrapped so that their check branches out of the
+// loop to the refill call and back in, which keeps the call out of the loop body: a call
+// inside a loop makes wazero's register allocator spill the loop's variables on every
+// iteration, doubling the cost of small loops.
 func (w *funcRewriter) scan(r *reader) error {
 	w.stack = append(w.stack[:0], frame{kind: frameFunc})
 	w.edits = w.edits[:0]
-	w.costs = w.costs[:0]
-	w.needs = false
-	w.startRegion(r.pos)
+	w.regions = w.regions[:0]
+	w.tables = w.tables[:0]
+	w.scratch, w.hasCalls = false, false
+	w.startRegion(r.pos, checkEntry)
 	for len(w.stack) > 0 {
 		at := r.pos
 		if err := w.step(r); err != nil {
@@ -34,58 +47,93 @@ func (w *funcRewriter) step(r *reader) error {
 	}
 	switch op {
 	case opBlock, opLoop, opIf:
-		if err := w.blockType(r); err != nil {
+		btStart := r.pos
+		params, err := w.blockType(r)
+		if err != nil {
 			return err
 		}
 		switch op {
 		case opBlock:
-			w.stack = append(w.stack, frame{kind: frameBlock})
+			w.push(frame{kind: frameBlock})
 		case opLoop:
-			w.stack = append(w.stack, frame{kind: frameLoop})
-			w.startRegion(r.pos) // loop header: every iteration passes here
+			// A loop with parameters keeps its check inline: wrapping it would need
+			// new block types.
+			f := frame{kind: frameLoop, wrapped: !params}
+			if f.wrapped {
+				w.edits = append(w.edits, edit{pos: at, end: at, kind: editLoopPre, a: btStart, b: r.pos})
+				f.region = w.startRegion(r.pos, checkLoop)
+			} else {
+				f.region = w.startRegion(r.pos, checkInline)
+			}
+			w.push(f)
 		case opIf:
 			w.charge(costBase)
-			w.stack = append(w.stack, frame{kind: frameIf})
-			w.startRegion(r.pos)
+			w.push(frame{kind: frameIf})
+			w.startRegion(r.pos, checkNone)
 		}
 	case opElse:
 		if top := w.stack[len(w.stack)-1]; top.kind != frameIf {
 			return fmt.Errorf("else outside if: %w", ErrMalformed)
 		}
-		w.startRegion(r.pos)
+		w.startRegion(r.pos, checkNone)
 	case opEnd:
 		top := w.stack[len(w.stack)-1]
 		w.stack = w.stack[:len(w.stack)-1]
-		if len(w.stack) > 0 && (top.kind == frameIf || top.kind == frameBlock && top.targeted) {
-			w.startRegion(r.pos)
+		if top.wrapped {
+			w.edits = append(w.edits, edit{pos: r.pos, end: r.pos, kind: editLoopPost, val: uint32(top.region)})
+		}
+		switch {
+		case len(w.stack) == 0:
+		case top.kind == frameIf || top.kind == frameBlock && top.targeted:
+			w.startRegion(r.pos, checkNone) // a join point
+		case top.kind == frameLoop && w.cur >= 0:
+			w.startRegion(r.pos, checkNone) // runs once, not once per iteration
 		}
 	case opBr, opBrIf:
+		immAt := r.pos
 		l, err := r.u32()
 		if err != nil {
 			return err
 		}
-		if err := w.target(l); err != nil {
+		d, err := w.branch(l)
+		if err != nil {
 			return err
 		}
+		if d != l {
+			w.edits = append(w.edits, edit{pos: immAt, end: r.pos, kind: editDepth, val: d})
+		}
 		w.charge(costBase)
-		if op == opBrIf {
-			w.startRegion(r.pos)
-		} else {
+		switch {
+		case op == opBr:
 			w.cur = -1
+		case w.stack[len(w.stack)-1-int(l)].kind == frameLoop:
+			w.startRegion(r.pos, checkNone) // after a conditional back edge
 		}
 	case opBrTable:
+		immAt := r.pos
 		n, err := r.count(1)
 		if err != nil {
 			return err
 		}
+		first := len(w.tables)
+		w.tables = append(w.tables, uint32(n))
+		changed := false
 		for i := 0; i <= n; i++ { // n targets and the default
 			l, err := r.u32()
 			if err != nil {
 				return err
 			}
-			if err := w.target(l); err != nil {
+			d, err := w.branch(l)
+			if err != nil {
 				return err
 			}
+			changed = changed || d != l
+			w.tables = append(w.tables, d)
+		}
+		if changed {
+			w.edits = append(w.edits, edit{pos: immAt, end: r.pos, kind: editTable, val: uint32(first)})
+		} else {
+			w.tables = w.tables[:first]
 		}
 		w.charge(costBase)
 		w.cur = -1
@@ -103,6 +151,7 @@ func (w *funcRewriter) step(r *reader) error {
 		}
 		w.edits = append(w.edits, edit{pos: immAt, end: r.pos, kind: editFunc, val: w.p.remapFunc(f)})
 		if op == opCall {
+			w.hasCalls = true
 			w.charge(costCall)
 		} else {
 			w.charge(costBase)
@@ -118,6 +167,7 @@ func (w *funcRewriter) step(r *reader) error {
 		if _, err := r.u32(); err != nil { // table index
 			return err
 		}
+		w.hasCalls = true
 		w.charge(costIndirect)
 	case opMemoryGrow:
 		if _, err := r.u32(); err != nil { // memory index
@@ -138,7 +188,7 @@ func (w *funcRewriter) step(r *reader) error {
 // it and charged after it when the grow succeeded, since the work is done only then.
 func (w *funcRewriter) grow(at, end int, shift uint32) {
 	w.charge(costGrow)
-	w.needs = true
+	w.scratch = true
 	w.edits = append(w.edits,
 		edit{pos: at, end: at, kind: editGrowPre},
 		edit{pos: end, end: end, kind: editGrowPost, val: shift})
@@ -233,10 +283,10 @@ func (w *funcRewriter) misc(r *reader, at int) error {
 }
 
 // bulk records a fill, copy or init at body offset at, whose count operand is on top of
-// the stack: it is charged dynamically, (count >> shift) units, before the operation.
+// the stack: (count >> shift) units are subtracted before the operation.
 func (w *funcRewriter) bulk(at int, shift uint32) {
 	w.charge(costBulk)
-	w.needs = true
+	w.scratch = true
 	w.edits = append(w.edits, edit{pos: at, end: at, kind: editBulk, val: shift})
 }
 

@@ -268,7 +268,7 @@ func (p *plan) rewriteTypes(payload []byte) []byte {
 		out = append(out, payload[r.pos:]...)
 	}
 	out = append(out, 0x60, 0x00, 0x00)                    // typeVoid: [] -> []
-	out = append(out, 0x60, 0x01, 0x7e, 0x00)              // typeI64: [i64] -> []
+	out = append(out, 0x60, 0x01, 0x7e, 0x00)              // typeI64: [i64] -> [], refill
 	return append(out, 0x60, 0x02, 0x7f, 0x7e, 0x01, 0x7f) // typeGrow: [i32 i64] -> [i32]
 }
 
@@ -292,7 +292,6 @@ func (p *plan) rewriteFunctions() []byte {
 	for _, t := range p.funcTypes {
 		out = appendU32(out, t)
 	}
-	out = appendU32(out, p.typeVoid)  // refill
-	out = appendU32(out, p.typeI64)   // charge
+	out = appendU32(out, p.typeI64)   // refill
 	return appendU32(out, p.typeGrow) // grow
 }

@@ -1,5 +1,12 @@
 package metertest
 
+// floatSelect enables select on f32, f64 and v128 values. wazero v1.12.0's amd64
+// compiler miscompiles it when a register is short (the destination of its xmmCMov is
+// not declared a use: wazero issue 2534, fixed by pull request 2535 after v1.12.0), so a
+// differential test would report wazero's bug, not the rewriter's. Enable it once the
+// project runs a wazero with that fix.
+const floatSelect = false
+
 // Opcode groups of generated code, by operand and result type.
 var (
 	unaryOps = map[byte][]byte{
@@ -132,6 +139,10 @@ func (g *gen) expr(t byte) {
 		}
 		g.leaf(t)
 	case 9:
+		if !floatSelect && (t == F32 || t == F64) {
+			g.leaf(t)
+			return
+		}
 		g.expr(t)
 		g.expr(t)
 		g.expr(I32)

@@ -232,7 +232,8 @@ func (g *gen) memarg(align, offset uint32) {
 
 // canonicalize replaces a NaN float on the stack by the canonical NaN, so that no NaN
 // payload (which may legitimately differ between two compilations) reaches memory or an
-// integer: local.set t; nan; local.get t; (t != t); select.
+// integer: local.set t; if (t != t) { nan } else { t }. It avoids select, whose float
+// form wazero v1.12.0 miscompiles (see floatSelect).
 func (g *gen) canonicalize(t byte) {
 	tmp, nan, ne := g.fTmp32, []byte{0x43, 0x00, 0x00, 0xc0, 0x7f}, byte(0x5c)
 	if t == F64 {
@@ -240,12 +241,15 @@ func (g *gen) canonicalize(t byte) {
 	}
 	g.emit(0x21)
 	g.u32(uint32(tmp))
-	g.emit(nan...)
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 2; i++ {
 		g.emit(0x20)
 		g.u32(uint32(tmp))
 	}
-	g.emit(ne, 0x1b)
+	g.emit(ne, 0x04, t)
+	g.emit(nan...)
+	g.emit(0x05, 0x20)
+	g.u32(uint32(tmp))
+	g.emit(0x0b)
 }
 
 // constant pushes a constant of a scalar type.

@@ -24,7 +24,7 @@
   (data $pdata "passive!")
   (start $init)
 
-  (func $init (global.set $started (i32.const 42)))
+  (func $init (global.set $started (i32.add (i32.const 35) (call $seven))))
   (func $add (type $binop) (i32.add (local.get 0) (local.get 1)))
   (func $sub (type $binop) (i32.sub (local.get 0) (local.get 1)))
   (func $mul (type $binop) (i32.mul (local.get 0) (local.get 1)))
