@@ -23,7 +23,7 @@ import (
 
 // The end-to-end tests build the agentnode binary (without the race
 // detector) and run `agentnode testnet` as a user would, with the real demo
-// agents.
+// agents, compiled once into a cache the tests share.
 
 var (
 	buildOnce sync.Once
@@ -73,7 +73,11 @@ func run(t *testing.T, timeout time.Duration, args ...string) (int, string, stri
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, agentnodeBinary(t), args...)
+	bin := agentnodeBinary(t)
+	if len(args) > 0 && args[0] == "testnet" {
+		args = append([]string{"testnet", "--cache", filepath.Join(buildDir, "cache")}, args[1:]...)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.WaitDelay = 10 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -192,7 +196,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	browser := chromium(t)
 	bin := agentnodeBinary(t)
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "testnet", "--nodes", "3", "--base-port", "0", "--scenario", "--stay", "--searches", "2", "--calls", "2", "--data", dir)
+	cmd := exec.Command(bin, "testnet", "--cache", filepath.Join(buildDir, "cache"), "--nodes", "3", "--base-port", "0", "--scenario", "--stay", "--searches", "2", "--calls", "2", "--data", dir)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

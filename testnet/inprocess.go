@@ -19,7 +19,7 @@ func (t *Testnet) startInProcess(ctx context.Context, s nodeSpec) (member, error
 	cfg := node.Config{
 		Listening:    s.listen,
 		DataDir:      s.keys.dir,
-		ExecutorPath: filepath.Join(t.cfg.DataDir, cacheDir),
+		ExecutorPath: t.cfg.CacheDir,
 		TEE:          "sim",
 		LogLevel:     t.cfg.LogLevel,
 		P2PListen:    []string{"/ip4/127.0.0.1/tcp/0"},

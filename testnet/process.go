@@ -77,7 +77,7 @@ func (t *Testnet) startProcess(ctx context.Context, s nodeSpec) (member, error) 
 		listen = fmt.Sprintf("127.0.0.1:%d", port)
 	}
 	pc := processConfig{
-		Listening: listen, DataDir: s.keys.dir, ExecutorPath: filepath.Join(t.cfg.DataDir, cacheDir), TEE: "sim",
+		Listening: listen, DataDir: s.keys.dir, ExecutorPath: t.cfg.CacheDir, TEE: "sim",
 		LogLevel: t.cfg.LogLevel, P2PListen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: s.bootstrap, P2PTTL: "testnet",
 		RPCURL: t.dev.RPCURL, Network: string(t.dev.Network), Asset: t.dev.Token, TokenName: t.dev.TokenName, TokenVersion: t.dev.TokenVersion,
 		PayTo: address(s.keys.gas).Hex(), GasKeyFile: filepath.Join(s.keys.dir, gasKeyFile),

@@ -73,7 +73,7 @@ const (
 	DevJSON = "dev.json"
 	// InfoJSON describes the running testnet: nodes, addresses, agents.
 	InfoJSON = "testnet.json"
-	// cacheDir is the compilation cache the nodes share.
+	// cacheDir is the compilation cache the nodes share by default.
 	cacheDir = "wasm-cache"
 	// Per node directory: keys, the process mode's config and log.
 	gasKeyFile   = "gas.key"
@@ -95,6 +95,12 @@ type Config struct {
 	// for inspection; a later testnet in the same directory reuses the
 	// nodes' keys (same peer ids). Required.
 	DataDir string
+	// CacheDir is the compilation cache every node shares, so that each
+	// agent is compiled once, not once per node; kept across testnets it
+	// saves the compilation too (a few seconds for the demo agents). It
+	// must be private to the user (the executor refuses a directory others
+	// can read: it holds machine code). Default <DataDir>/wasm-cache.
+	CacheDir string
 	// Processes runs each node as its own `Binary run --config
 	// <dir>/node.toml` process, logging to <dir>/node.log. Default: every
 	// node in this process.
@@ -250,6 +256,9 @@ func (c *Config) validate() error {
 	}
 	if c.Processes && c.Binary == "" {
 		return errors.New("testnet config: the process mode needs the agentnode binary")
+	}
+	if c.CacheDir == "" {
+		c.CacheDir = filepath.Join(c.DataDir, cacheDir)
 	}
 	if c.RPCAddr == "" {
 		c.RPCAddr = chain.DefaultAddr

@@ -22,6 +22,7 @@ func runTestnet(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	processes := fs.Bool("processes", false, "run each node as its own `agentnode run` process (config files in the data directory)")
 	searches := fs.Int("searches", testnet.DefaultSearches, "with --scenario: searches from random nodes to measure (-1: none)")
 	calls := fs.Int("calls", testnet.DefaultCalls, "with --scenario: paid calls from random nodes to measure (-1: none)")
+	cache := fs.String("cache", defaultTestnetCache(), "compilation cache the nodes share, kept across testnets (\"\": one in the data directory)")
 	rpcAddr := fs.String("rpc", "127.0.0.1:0", "the embedded chain's JSON-RPC listen address (loopback only)")
 	logLevel := fs.String("log-level", "warn", "the nodes' log level: debug, info, warn or error")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -41,7 +42,7 @@ func runTestnet(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return fail("%v", err)
 		}
 	}
-	cfg := testnet.Config{Nodes: *nodes, BasePort: *basePort, DataDir: dir, Processes: *processes, RPCAddr: *rpcAddr,
+	cfg := testnet.Config{Nodes: *nodes, BasePort: *basePort, DataDir: dir, CacheDir: *cache, Processes: *processes, RPCAddr: *rpcAddr,
 		LogLevel: *logLevel, Logger: newLogger(stderr, *logLevel), Progress: stdout}
 	if *processes {
 		exe, err := os.Executable()
@@ -112,4 +113,15 @@ func selfCommand() string {
 		}
 	}
 	return exe
+}
+
+// defaultTestnetCache is where testnets keep compiled agents by default:
+// the user's cache directory, so that the demo agents are compiled once
+// per machine and wazero version rather than once per testnet.
+func defaultTestnetCache() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "agentnode", "testnet-wasm")
 }
