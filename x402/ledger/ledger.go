@@ -40,6 +40,7 @@ type Ledger struct {
 	log   *slog.Logger
 	now   func() time.Time
 	batch bool
+	group *groupCommit
 	// fault, when set by a test, is called at named points of Recover; an
 	// error it returns aborts Recover there, simulating a crash.
 	fault func(point string, k Key) error
@@ -75,12 +76,11 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithBatch chooses how writes reach disk. With batching on (the
-// default) concurrent writes share one bbolt transaction and one fsync
-// (bolt.DB.Batch); a lone write then waits up to the database's
-// MaxBatchDelay for company. With batching off every write is its own
-// transaction and fsync (bolt.DB.Update): lowest latency for a single
-// caller, lowest throughput under concurrency. Durability is the same:
-// a write returns only after it is on disk.
+// default) writes use group commit: a lone write commits at once, and
+// writes that arrive while a commit is in flight share the next
+// transaction and fsync. With batching off every write is its own
+// transaction and fsync (bolt.DB.Update). Durability is the same: a write
+// returns only after it is on disk.
 func WithBatch(on bool) Option {
 	return func(g *Ledger) { g.batch = on }
 }
@@ -99,6 +99,7 @@ func Open(db *bolt.DB, opts ...Option) (*Ledger, error) {
 		batch:    true,
 		inflight: make(map[string]struct{}),
 	}
+	l.group = &groupCommit{db: db}
 	for _, o := range opts {
 		o(l)
 	}
@@ -122,7 +123,7 @@ func Open(db *bolt.DB, opts ...Option) (*Ledger, error) {
 
 func (l *Ledger) update(fn func(*bolt.Tx) error) error {
 	if l.batch {
-		return l.db.Batch(fn)
+		return l.group.update(fn)
 	}
 	return l.db.Update(fn)
 }
