@@ -106,6 +106,21 @@ type Config struct {
 	// P2PAcceptModules lets network peers run modules they send, not only
 	// the node's deployed agents. Default false.
 	P2PAcceptModules bool `toml:"p2p_accept_modules"`
+	// P2PRateLimitPerPeer limits the streams one peer may open per second
+	// on each stream protocol (attest, card, exec); a stream over it is
+	// reset unread and counted in agentnode_p2p_refused_total. 0 (the
+	// default) sets no rate: each peer is still bounded to a few
+	// concurrent streams per protocol.
+	P2PRateLimitPerPeer float64 `toml:"p2p_rate_limit_per_peer"`
+	// P2PRateLimitBurst is the burst the per-peer rate allows. Default:
+	// the rate, at least 1.
+	P2PRateLimitBurst int `toml:"p2p_rate_limit_burst"`
+	// P2PMaxMemory (bytes) and P2PMaxFDs scale the libp2p resource
+	// manager's limits on connections, streams and memory (system-wide,
+	// per peer, per protocol). 0, the default, autoscales to the machine:
+	// an eighth of its memory and half its file descriptors.
+	P2PMaxMemory int64 `toml:"p2p_max_memory"`
+	P2PMaxFDs    int   `toml:"p2p_max_fds"`
 
 	// TTL, when set, replaces the p2p_ttl profile: tests use lifetimes of
 	// seconds to watch records expire.
@@ -293,6 +308,12 @@ func (c *Config) validateP2P() error {
 	}
 	if c.P2PReadTimeout.Duration < 0 {
 		errs = append(errs, errors.New("config p2p_read_timeout: negative"))
+	}
+	if c.P2PRateLimitPerPeer < 0 || c.P2PRateLimitBurst < 0 {
+		errs = append(errs, errors.New("config p2p_rate_limit_per_peer, p2p_rate_limit_burst: negative"))
+	}
+	if c.P2PMaxMemory < 0 || c.P2PMaxFDs < 0 {
+		errs = append(errs, errors.New("config p2p_max_memory, p2p_max_fds: negative"))
 	}
 	return errors.Join(errs...)
 }

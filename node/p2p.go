@@ -86,12 +86,19 @@ type network struct {
 func (n *Node) startP2P(ctx context.Context, br *bridge.Server) error {
 	cfg, log := n.cfg, n.log.With("component", "p2p")
 	ttl := cfg.ttl()
+	lm, err := newP2PMetrics(n.registry)
+	if err != nil {
+		return err
+	}
 	h, err := p2p.New(p2p.Config{
-		Identity:    n.id.PrivKey(),
-		ListenAddrs: cfg.P2PListen,
-		Bootstrap:   cfg.Bootstrap,
-		TTL:         ttl,
-		Logger:      log,
+		Identity:        n.id.PrivKey(),
+		ListenAddrs:     cfg.P2PListen,
+		Bootstrap:       cfg.Bootstrap,
+		TTL:             ttl,
+		MaxMemory:       cfg.P2PMaxMemory,
+		MaxFDs:          cfg.P2PMaxFDs,
+		ResourceBlocked: lm.resourceBlocked,
+		Logger:          log,
 	})
 	if err != nil {
 		return err
@@ -119,16 +126,20 @@ func (n *Node) startP2P(ctx context.Context, br *bridge.Server) error {
 		return err
 	}
 	rt := cfg.P2PReadTimeout.Duration
+	rate, burst := cfg.P2PRateLimitPerPeer, cfg.P2PRateLimitBurst
 	execOpts := []execproto.Option{execproto.WithReadTimeout(rt), execproto.WithTimeout(max(execproto.DefaultTimeout, cfg.WasmTimeout.Duration+time.Minute)),
-		execproto.WithMaxPerPeer(streamsPerPeer), execproto.WithLogger(log)}
+		execproto.WithMaxPerPeer(streamsPerPeer), execproto.WithLogger(log),
+		execproto.WithPeerRate(rate, burst), execproto.WithRefused(lm.refused(execproto.ID))}
 	if cfg.MaxBodyBytes > 0 {
 		execOpts = append(execOpts, execproto.WithMaxRequestSize(int(min(cfg.MaxBodyBytes, execproto.MaxResponseSize))))
 	}
 	nw.services = append(nw.services,
-		cardproto.New(lh, nw.publisher, cardproto.WithTimeout(rt), cardproto.WithLogger(log)),
+		cardproto.New(lh, nw.publisher, cardproto.WithTimeout(rt), cardproto.WithLogger(log),
+			cardproto.WithPeerRate(rate, burst), cardproto.WithRefused(lm.refused(cardproto.ID))),
 		attestproto.New(lh, attestproto.OpenerFunc(func(ctx context.Context, remote peer.ID, req []byte) ([]byte, error) {
 			return sessionReply(br.OpenSession(ctx, bridge.Call{Body: req, Resource: attestproto.ID, Peer: remote.String()}))
-		}), attestproto.WithTimeout(rt), attestproto.WithMaxPerPeer(streamsPerPeer), attestproto.WithLogger(log)),
+		}), attestproto.WithTimeout(rt), attestproto.WithMaxPerPeer(streamsPerPeer), attestproto.WithLogger(log),
+			attestproto.WithPeerRate(rate, burst), attestproto.WithRefused(lm.refused(attestproto.ID))),
 		execproto.New(lh, execproto.HandlerFunc(func(ctx context.Context, remote peer.ID, req execproto.Request) execproto.Response {
 			rep := br.Exec(ctx, bridge.Call{Header: headerOf(req.Headers), Body: req.Body, Resource: execproto.ID,
 				Peer: remote.String(), AgentsOnly: !cfg.P2PAcceptModules})

@@ -67,6 +67,11 @@ type Config struct {
 	// single-process testnets only. The stream protocols keep their own
 	// per-peer bounds.
 	UnlimitedResources bool
+	// ResourceBlocked, when set, is told of every reservation the
+	// resource manager refuses, by scope: "conn", "stream", "peer",
+	// "protocol", "service" or "memory". It must be fast and safe for
+	// concurrent use (a metrics counter).
+	ResourceBlocked func(scope string)
 
 	// TTL sets record lifetimes. Every node of a network must use the same
 	// profile, because storing servers enforce it. Zero means ProductionTTL.

@@ -160,7 +160,11 @@ func (h *Host) resourceManager() (network.ResourceManager, error) {
 			limits = scaling.Scale(mem, fds)
 		}
 	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
+	var opts []rcmgr.Option
+	if h.cfg.ResourceBlocked != nil {
+		opts = append(opts, rcmgr.WithMetrics(blockReporter(h.cfg.ResourceBlocked)))
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}

@@ -8,10 +8,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"golang.org/x/time/rate"
 )
 
 // Defaults of a stream protocol's limits.
@@ -43,9 +45,37 @@ type ServiceConfig struct {
 	// MaxPerPeer bounds one peer's streams in flight; the next is reset at
 	// once. Default DefaultMaxPerPeer.
 	MaxPerPeer int
+	// RatePerPeer limits the streams one peer may open per second, with
+	// bursts of BurstPerPeer (default: the rate, at least 1). A stream over
+	// the rate is reset at once with StreamRateLimited, before its request
+	// is read. Zero means no rate limit; MaxPerPeer still holds.
+	RatePerPeer  float64
+	BurstPerPeer int
+	// Refused, when set, is told of every stream refused before its
+	// handler ran and why: RefusedBusy, RefusedRate, RefusedResources or
+	// RefusedClosed. It must be fast and safe for concurrent use (a
+	// metrics counter).
+	Refused func(reason string)
 	// Logger receives per-stream failures at debug level. Nil discards.
 	Logger *slog.Logger
 }
+
+// Reasons a Service refuses a stream, as given to ServiceConfig.Refused.
+const (
+	// RefusedBusy: the peer already has MaxPerPeer streams in flight.
+	RefusedBusy = "peer_busy"
+	// RefusedRate: the peer opens streams faster than RatePerPeer.
+	RefusedRate = "rate_limit"
+	// RefusedResources: the resource manager refused the stream's service.
+	RefusedResources = "resources"
+	// RefusedClosed: the service is closing.
+	RefusedClosed = "closed"
+)
+
+// maxRatedPeers bounds the per-peer rate table. A peer evicted from it
+// starts again with a full bucket, which costs an attacker the peer ids
+// (and connections, which the resource manager bounds) to cycle through.
+const maxRatedPeers = 4096
 
 // Service runs the server side of one stream protocol with the rules every
 // agentnet protocol shares: resource accounting, a read deadline and a
@@ -61,6 +91,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	inflight map[peer.ID]int
+	rates    *simplelru.LRU[peer.ID, *rate.Limiter] // nil without RatePerPeer
 	closed   bool
 }
 
@@ -80,21 +111,33 @@ func NewService(cfg ServiceConfig, fn HandlerFunc) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Refused == nil {
+		cfg.Refused = func(string) {}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{cfg: cfg, handle: fn, ctx: ctx, cancel: cancel, inflight: map[peer.ID]int{}}
+	sv := &Service{cfg: cfg, handle: fn, ctx: ctx, cancel: cancel, inflight: map[peer.ID]int{}}
+	if cfg.RatePerPeer > 0 {
+		if sv.cfg.BurstPerPeer <= 0 {
+			sv.cfg.BurstPerPeer = max(1, int(cfg.RatePerPeer))
+		}
+		sv.rates, _ = simplelru.NewLRU[peer.ID, *rate.Limiter](maxRatedPeers, nil) // size > 0: cannot fail
+	}
+	return sv
 }
 
 // ServeStream is the network.StreamHandler of the protocol.
 func (sv *Service) ServeStream(s network.Stream) {
 	remote := s.Conn().RemotePeer()
-	if !sv.acquire(remote) {
-		sv.cfg.Logger.Debug("stream refused", "service", sv.cfg.Name, "peer", remote, "err", ErrBusy)
+	if reason := sv.acquire(remote); reason != "" {
+		sv.cfg.Refused(reason)
+		sv.cfg.Logger.Debug("stream refused", "service", sv.cfg.Name, "peer", remote, "reason", reason)
 		_ = s.ResetWithError(network.StreamRateLimited)
 		return
 	}
 	defer sv.wg.Done()
 	defer sv.release(remote)
 	if err := s.Scope().SetService(sv.cfg.Name); err != nil {
+		sv.cfg.Refused(RefusedResources)
 		sv.cfg.Logger.Debug("stream refused by resource manager", "service", sv.cfg.Name, "peer", remote, "err", err)
 		_ = s.ResetWithError(network.StreamResourceLimitExceeded)
 		return
@@ -121,15 +164,32 @@ func (sv *Service) ServeStream(s network.Stream) {
 	_ = s.Close()
 }
 
-func (sv *Service) acquire(p peer.ID) bool {
+// acquire takes a stream slot of p, or returns why it cannot. A stream
+// refused for concurrency does not spend p's rate.
+func (sv *Service) acquire(p peer.ID) (reason string) {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
-	if sv.closed || sv.inflight[p] >= sv.cfg.MaxPerPeer {
-		return false
+	switch {
+	case sv.closed:
+		return RefusedClosed
+	case sv.inflight[p] >= sv.cfg.MaxPerPeer:
+		return RefusedBusy
+	case sv.rates != nil && !sv.allowLocked(p):
+		return RefusedRate
 	}
 	sv.inflight[p]++
 	sv.wg.Add(1)
-	return true
+	return ""
+}
+
+// allowLocked spends one token of p's bucket.
+func (sv *Service) allowLocked(p peer.ID) bool {
+	b, ok := sv.rates.Get(p)
+	if !ok {
+		b = rate.NewLimiter(rate.Limit(sv.cfg.RatePerPeer), sv.cfg.BurstPerPeer)
+		sv.rates.Add(p, b)
+	}
+	return b.Allow()
 }
 
 func (sv *Service) release(p peer.ID) {

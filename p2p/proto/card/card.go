@@ -63,6 +63,9 @@ type request struct {
 type options struct {
 	timeout    time.Duration
 	maxPerPeer int
+	rate       float64
+	burst      int
+	refused    func(reason string)
 	logger     *slog.Logger
 }
 
@@ -75,6 +78,18 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 
 // WithMaxPerPeer bounds one peer's concurrent streams (default 8).
 func WithMaxPerPeer(n int) Option { return func(o *options) { o.maxPerPeer = n } }
+
+// WithPeerRate limits the streams one peer may open per second, with
+// bursts of burst (0: the rate); streams over it are reset unread. Zero,
+// the default, sets no rate; the per-peer concurrency bound holds anyway.
+func WithPeerRate(perSecond float64, burst int) Option {
+	return func(o *options) { o.rate, o.burst = perSecond, burst }
+}
+
+// WithRefused sets the function told of every stream refused before its
+// request was read, with the reason (p2p.RefusedBusy, ...): the node
+// counts them in its metrics.
+func WithRefused(fn func(reason string)) Option { return func(o *options) { o.refused = fn } }
 
 // WithLogger sets the logger; nil discards.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
@@ -93,6 +108,7 @@ func New(h host.Host, src Source, opts ...Option) *Service {
 	}
 	svc := p2p.NewService(p2p.ServiceConfig{
 		Name: ServiceName, Timeout: o.timeout, ReadTimeout: o.timeout, MaxPerPeer: o.maxPerPeer, Logger: o.logger,
+		RatePerPeer: o.rate, BurstPerPeer: o.burst, Refused: o.refused,
 	}, func(_ context.Context, s network.Stream) error {
 		return serve(s, src)
 	})
