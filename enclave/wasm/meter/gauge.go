@@ -52,7 +52,7 @@ func (g *Gauge) Set(fuel uint64) error {
 	return nil
 }
 
-// Remaining returns the fuel left; 0 once the instance ran out of fuel.
+// Remaining returns the fuel left; 0 once the budget is spent or overrun.
 func (g *Gauge) Remaining() uint64 {
 	left := int64(g.fuel.Get()) + int64(g.reserve.Get())
 	if left < 0 {
@@ -61,13 +61,12 @@ func (g *Gauge) Remaining() uint64 {
 	return uint64(left)
 }
 
-// Used returns the fuel spent since the last Set (or since NewGauge): the whole budget
-// when the instance ran out of fuel. The count depends only on the module and what the
-// guest did, never on timing or on the machine.
+// Used returns the fuel spent since the last Set (or since NewGauge). The count depends
+// only on the module and what the guest did, never on timing or on the machine. It can
+// exceed the budget when a call ended in straight-line code past its budget (see the
+// package doc): the overrun is bounded by the cost of that code, and a caller that
+// wants a hard cap treats Used() > budget as ErrOutOfFuel.
 func (g *Gauge) Used() uint64 {
-	left := g.Remaining()
-	if left > g.limit {
-		return 0
-	}
-	return g.limit - left
+	left := int64(g.fuel.Get()) + int64(g.reserve.Get())
+	return g.limit - uint64(left) // two's complement: a negative left adds its magnitude
 }

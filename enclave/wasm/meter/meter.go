@@ -18,19 +18,30 @@
 //   - three defined helper functions (refill, charge, grow) and three types.
 //
 // Code is split into metered regions. A region opens at the function entry, at every
-// loop header, at the start of an if or else arm, after br_if and after a join point (the
-// end of an if, or of a block that some branch leaves); it runs to the next of those or
-// to br, br_table, return or unreachable. At its start the region is charged the static
-// cost of all its instructions (see the cost table below) with the inline sequence
+// loop header, at the start of an if or else arm, after the end of a loop, after a join
+// point (the end of an if, or of a block that some branch leaves) and after a br_if back
+// to a loop header; it runs to the next of those or to br, br_table, return or
+// unreachable. (A br_if out of a block does not end the region: a taken exit is charged
+// for the rest of the region.) At its start every region subtracts its static cost (the
+// cost table below) from the fuel global. Checks are fewer: at every loop header and at
+// the entry of every function that calls, the guest tests
 //
-//	fuel -= cost; if fuel < 0 { refill() }
+//	if fuel < cost { refill(cost) }
 //
-// Every loop iteration and every call passes a charge, so no guest can run unmetered.
-// refill moves up to the yield interval ([WithYieldInterval], default 2^20 units) from the
-// reserve into fuel and calls agentnet_meter.yield, which checks the context of the call
-// (a deadline or a cancel aborts the guest with the context's error) and yields the Go
-// scheduler; when fuel plus reserve is below zero it calls agentnet_meter.out_of_fuel
-// instead, which aborts the guest with [ErrOutOfFuel].
+// so every loop iteration and every call, hence every way to run long, passes a check.
+// A loop is wrapped in three blocks so that its check branches out of the loop to the
+// refill call and back to the header: a call inside a loop body makes wazero's register
+// allocator spill the loop's variables on every iteration. refill moves up to the yield
+// interval ([WithYieldInterval], default 2^20 units) from the reserve into fuel and
+// calls agentnet_meter.yield, which checks the context of the call (a deadline or a
+// cancel aborts the guest with the context's error) and yields the Go scheduler; when
+// fuel plus reserve cannot pay the cost it calls agentnet_meter.out_of_fuel instead,
+// which aborts the guest with [ErrOutOfFuel].
+//
+// Between two checks the fuel may go below zero: a guest whose last stretch of
+// straight-line code (no loop, no call) overruns its budget finishes it, and
+// [Gauge.Used] then exceeds the budget by at most the cost of that stretch. An executor
+// that wants a hard cap treats Used > budget as out of fuel.
 //
 // Adding function imports shifts the indices of defined functions by two; calls,
 // ref.func, exports, the start function, element segments, global initializers and the
@@ -53,9 +64,9 @@
 //	table.fill, table.copy, table.init            2 + 1 per element
 //	every other instruction                               1
 //
-// A region is charged in full when it is entered, so a trap in its middle may charge a
-// few instructions that did not run; that too is deterministic. The table is versioned
-// by [Version].
+// A region is charged in full when it is entered, so a trap in its middle, or a taken
+// br_if out of it, charges a few instructions that did not run; that too is
+// deterministic. The table is versioned by [Version].
 //
 // # Running a metered module
 //
@@ -64,6 +75,15 @@
 // attach a [Gauge], [Gauge.Set] the budget, call _start (or an export) with the run's
 // context, then read [Gauge.Used]. A start section, which runs during instantiation,
 // draws on the start budget of [WithStartFuel].
+//
+// # Limits
+//
+// The input is capped by [WithMaxModuleSize] (default 32 MiB) and every vector length
+// it declares by the bytes that could hold it, before anything is allocated; the output
+// is at most four times the cap. Loops that take parameters (multi-value) keep their
+// check inline instead of being wrapped: correct, slower. wazero v1.12.0's amd64
+// compiler miscompiles some float selects (wazero issue 2534, fixed after the release);
+// metered code, having more register pressure, meets that bug more often.
 package meter
 
 import (
@@ -168,12 +188,20 @@ func Instrument(wasm []byte, opts ...Option) ([]byte, error) {
 	if len(wasm) > cfg.maxSize {
 		return nil, fmt.Errorf("meter: input of %d bytes above the cap of %d: %w", len(wasm), cfg.maxSize, ErrTooLarge)
 	}
-	out, err := rewrite(wasm, cfg)
+	m, err := splitSections(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("meter: rewrite module: %w", err)
+	}
+	out, err := rewrite(m, len(wasm), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("meter: rewrite module: %w", err)
 	}
 	if err := validate(out); err != nil {
-		if inErr := validate(wasm); inErr != nil {
+		// Tell an invalid input from a defect of the rewrite. The input goes to wazero
+		// only now that every vector length in it has been bounded by its size (wazero
+		// allocates by declared counts), and without the custom sections, which are
+		// not copied and whose name section wazero would decode unbounded.
+		if inErr := validate(m.stripped); inErr != nil {
 			return nil, fmt.Errorf("meter: validate input: %w: %v", ErrInvalid, inErr)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrRewrite, err)
@@ -181,12 +209,9 @@ func Instrument(wasm []byte, opts ...Option) ([]byte, error) {
 	return out, nil
 }
 
-// rewrite produces the metered module without validating it.
-func rewrite(wasm []byte, cfg config) ([]byte, error) {
-	m, err := splitSections(wasm)
-	if err != nil {
-		return nil, err
-	}
+// rewrite produces the metered module from the split input without validating it.
+func rewrite(m *module, size int, cfg config) ([]byte, error) {
+	var err error
 	p, err := newPlan(m, cfg)
 	if err != nil {
 		return nil, err
@@ -203,7 +228,7 @@ func rewrite(wasm []byte, cfg config) ([]byte, error) {
 	}
 
 	limit := 4 * cfg.maxSize
-	out := make([]byte, 0, len(wasm)+len(wasm)/2+256)
+	out := make([]byte, 0, size+size/2+256)
 	out = append(out, wasmHeader...)
 	out = appendSection(out, secType, p.rewriteTypes(m.sections[secType]))
 	out = appendSection(out, secImport, p.rewriteImports())

@@ -40,6 +40,7 @@ func sectionRank(id byte) int {
 
 // module is the input split into sections. Section payloads alias the input.
 type module struct {
+	stripped []byte              // the input without its custom sections
 	sections [numSections][]byte // payload of each known section, nil when absent
 	present  [numSections]bool
 	names    []byte // payload of the first "name" custom section, after its name
@@ -55,7 +56,7 @@ func splitSections(wasm []byte) (*module, error) {
 	if !bytes.Equal(wasm[4:8], wasmHeader[4:]) {
 		return nil, fmt.Errorf("read header: version %x is not 1: %w", wasm[4:8], ErrUnsupported)
 	}
-	m := &module{}
+	m := &module{stripped: append(make([]byte, 0, len(wasm)), wasmHeader...)}
 	r := &reader{b: wasm, pos: len(wasmHeader)}
 	lastRank := 0
 	for r.len() > 0 {
@@ -92,6 +93,7 @@ func splitSections(wasm []byte) (*module, error) {
 		}
 		lastRank = rank
 		m.sections[id], m.present[id] = payload, true
+		m.stripped = append(m.stripped, wasm[at:r.pos]...)
 	}
 	return m, nil
 }
@@ -374,6 +376,9 @@ func newPlan(m *module, cfg config) (*plan, error) {
 	}
 	if err := p.countGlobals(m.sections[secGlobal]); err != nil {
 		return nil, err
+	}
+	if _, err := (&reader{b: m.sections[secData]}).vector(3); err != nil {
+		return nil, fmt.Errorf("data section: %w", err) // bounds wazero's allocation too
 	}
 	nf := uint64(p.numFuncImp) + uint64(len(p.funcTypes))
 	if nf+addedImports+addedHelpers > maxIndex || uint64(p.numTypes)+3 > maxIndex || uint64(p.numGlobals)+2 > maxIndex {
