@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -27,6 +28,21 @@ import (
 // answers settlement_pending after its own receipt wait (30 s for the
 // Local one), a remote facilitator within its 60 s request timeout.
 const settleTimeout = 90 * time.Second
+
+// verifyTimeout bounds the verification of a payment (the facilitator's
+// reads of the chain, or a remote facilitator's answer): a chain that
+// hangs must shed the request with 503, not hold its slot until the
+// client gives up.
+const verifyTimeout = 15 * time.Second
+
+// unavailableReasons are verification answers that say the facilitator
+// could not read the chain, nothing about the payment: the request is
+// answered 503 (retry the same payment), not refused with 402.
+var unavailableReasons = map[string]bool{
+	x402.ReasonExactEVMCheckNonce:    true,
+	x402.ReasonExactEVMGetBalance:    true,
+	x402.ReasonUnexpectedVerifyError: true,
+}
 
 // noPaymentError is the PAYMENT-REQUIRED error of a request without a
 // payment (the v1 body keeps the v1 SDKs' own text).
@@ -58,6 +74,8 @@ type collectorConfig struct {
 	// fault and observe are the test hooks of PaymentConfig.
 	fault   func(stage string) error
 	observe func(time.Duration)
+	// verifyTimeout bounds a verification; zero means verifyTimeout.
+	verifyTimeout time.Duration
 }
 
 func newCollector(cfg collectorConfig) *collector {
@@ -107,7 +125,12 @@ func (c *collector) Charge(ctx context.Context, call bridge.Call, job *enclave.J
 	}
 	// The facilitator checks the payment against the node's own terms,
 	// not the client's echo of them.
-	v, err := c.chain.fac.Verify(ctx, payload, req)
+	vctx, cancel := context.WithTimeout(ctx, cmp.Or(c.verifyTimeout, verifyTimeout))
+	v, err := c.chain.fac.Verify(vctx, payload, req)
+	cancel()
+	if err == nil && !v.IsValid && unavailableReasons[v.InvalidReason] {
+		err = fmt.Errorf("%s: %s", v.InvalidReason, v.InvalidMessage)
+	}
 	if err != nil {
 		c.metrics.outcome("error")
 		c.log.Warn("verify payment", "err", err)

@@ -9,3 +9,7 @@ func SetPaymentFault(cfg *Config, f func(stage string) error) { cfg.paymentFault
 // SetSettleObserver installs the settlement-duration hook of cfg (see
 // PaymentConfig.settleObserver).
 func SetSettleObserver(cfg *Config, f func(time.Duration)) { cfg.settleObserver = f }
+
+// SetVerifyTimeout sets the bound of a payment's verification (see
+// PaymentConfig.verifyTimeout).
+func SetVerifyTimeout(cfg *Config, d time.Duration) { cfg.verifyTimeout = d }

@@ -103,6 +103,9 @@ type PaymentConfig struct {
 	// of a paid request (what the settlement histogram counts): the
 	// benchmark's exact percentiles.
 	settleObserver func(time.Duration)
+	// verifyTimeout, when set, replaces the bound of a payment's
+	// verification: fault tests of a hanging chain use a short one.
+	verifyTimeout time.Duration
 }
 
 // TakesPayments reports whether the node charges for executions: it has

@@ -100,6 +100,7 @@ func (n *Node) startPayments(ctx context.Context) error {
 		p.collector = newCollector(collectorConfig{
 			chain: p.chain, ledger: p.ledger, payee: payee, metrics: m, log: log,
 			price: n.cfg.Price, timeout: cfg.PaymentTimeout.Duration, agentPrice: n.agentPrice, fault: cfg.paymentFault, observe: cfg.settleObserver,
+			verifyTimeout: cfg.verifyTimeout,
 		})
 		if err := p.recover(ctx, log); err != nil {
 			return err
