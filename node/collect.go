@@ -152,6 +152,11 @@ func (c *collector) Charge(ctx context.Context, call bridge.Call, job *enclave.J
 		return nil, err
 	}
 	ch.required = pr
+	if c.fault != nil {
+		if err := c.fault("reserved"); err != nil {
+			return nil, err
+		}
+	}
 	return ch, nil
 }
 

@@ -94,7 +94,8 @@ type PaymentConfig struct {
 	GasKey *ecdsa.PrivateKey `toml:"-"`
 
 	// paymentFault, when set, is called at the named stages of a paid
-	// request ("executed": the work ran and the ledger says so, nothing is
+	// request ("reserved": the ledger holds the payment, the work has not
+	// run; "executed": the work ran and the ledger says so, nothing is
 	// settled yet; "settled": the chain has the payment, the ledger does
 	// not know yet); an error stops the request there as a crash would.
 	// Tests use it to kill a node between execution and settlement.
