@@ -34,9 +34,14 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(PKGS) | tee bench/latest.txt
-	$(GO) run $(BENCHSTAT) bench/latest.txt
+# bench runs the benchmark plan of internal/benchtable/plan.go (under 10
+# minutes on 2 cores) and prints one table: medians, baselines measured in
+# the same run, the issues' targets and the gaps. It writes bench/latest.md
+# and the raw output bench/latest.txt (compare two runs with
+# `go run $(BENCHSTAT) old.txt bench/latest.txt`). With node and the
+# interop packages it also measures the official TypeScript x402 stack.
+bench: interop/node_modules
+	$(GO) run ./internal/benchtable -out bench/latest.md -raw bench/latest.txt
 
 clean:
 	rm -rf bin
