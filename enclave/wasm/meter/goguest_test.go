@@ -13,7 +13,9 @@ import (
 // several tasks and checks the metered module prints and exits exactly like the
 // original, with the same fuel on every run.
 func TestGoGuestDifferential(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
+		// The guest runs compiled code, not Go concurrency: the race detector adds
+		// nothing here but minutes of compiling.
 		t.Skip("compiles a 3.6 MB Go guest twice")
 	}
 	ctx := context.Background()
