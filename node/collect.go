@@ -149,7 +149,7 @@ func (c *collector) Charge(ctx context.Context, call bridge.Call, job *enclave.J
 	}
 	if err != nil {
 		c.metrics.outcome("error")
-		return nil, err
+		return nil, c.ledgerUnavailable("reserve payment", err, "nothing ran and nothing is charged")
 	}
 	ch.required = pr
 	if c.fault != nil {
@@ -225,6 +225,16 @@ func (c *collector) reserve(ctx context.Context, job *enclave.Job, p x402.Paymen
 		return nil, err
 	}
 	return ch, nil
+}
+
+// ledgerUnavailable is the answer when the ledger cannot write (a full
+// disk, an I/O error): 503 with Retry-After, since the payment itself was
+// fine. The cause goes to the log, not to the client.
+func (c *collector) ledgerUnavailable(what string, err error, outcome string) error {
+	c.log.Error("payment ledger write failed", "op", what, "err", err)
+	return &bridge.Error{Status: http.StatusServiceUnavailable, Code: api.CodeBusy,
+		Message: "the node cannot write its payment ledger right now (" + what + "): " + outcome + "; retry shortly",
+		Header:  http.Header{"Retry-After": {"5"}}}
 }
 
 // refuse is the 402 answer: PAYMENT-REQUIRED (v2) with the reason, the v1
@@ -309,7 +319,8 @@ func (ch *charge) settle(ctx context.Context) (*api.Payment, http.Header, error)
 	ctx = context.WithoutCancel(ctx)
 	if err := c.ledger.MarkExecuted(ctx, ch.key); err != nil {
 		c.metrics.outcome("error")
-		return nil, nil, fmt.Errorf("record execution: %w", err)
+		return nil, nil, c.ledgerUnavailable("record execution", err,
+			"the result is withheld and this payment is never charged; pay again with a new authorization")
 	}
 	if c.fault != nil {
 		if err := c.fault("executed"); err != nil {
