@@ -8,10 +8,26 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/agentnet/agentnode/x402/chain"
+)
+
+// Block-time settings. Every block of the embedded chain adds at least a
+// second to its clock, and a settled call costs about two blocks, so a
+// testnet settling one paid call after another runs its chain clock ahead
+// of the wall clock by about two seconds a call. Past chain.Config.MaxLead
+// blocks come once a second and every settlement waits for them (about 2 s
+// a call instead of 60 ms), which the chain's default lead (2 min) reaches
+// after some 60 calls. The testnet allows a lead of 29 minutes, so about
+// 800 back-to-back calls run at full speed (the lead decays when idle),
+// and has its nodes ask for authorizations valid 30 minutes, a minute above
+// the lead, so that they stay valid on the chain's clock.
+const (
+	paymentTimeout = 30 * time.Minute
+	maxLead        = paymentTimeout - time.Minute
 )
 
 // fundWorkers bounds the funding transactions in flight: the chain seals
@@ -24,7 +40,7 @@ const fundWorkers = 16
 func (t *Testnet) startChain(ctx context.Context, keys []nodeKeys) error {
 	gas0 := address(keys[0].gas)
 	ch, info, err := chain.Dev(ctx, chain.DevConfig{
-		Chain:      chain.Config{Addr: t.cfg.RPCAddr, Logger: t.cfg.Logger.With("component", "chain")},
+		Chain:      chain.Config{Addr: t.cfg.RPCAddr, MaxLead: maxLead, Logger: t.cfg.Logger.With("component", "chain")},
 		GasAddress: gas0,
 	})
 	if err != nil {

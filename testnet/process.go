@@ -48,6 +48,9 @@ type processConfig struct {
 	GasKeyFile   string   `toml:"gas_key_file"`
 	PayerKeyFile string   `toml:"payer_key_file"`
 	MaxPrice     uint64   `toml:"max_price"`
+	// PaymentTimeout is the authorization window, a minute above the
+	// chain's lead (see maxLead).
+	PaymentTimeout string `toml:"payment_timeout"`
 }
 
 // process is a node running as `agentnode run`.
@@ -81,7 +84,7 @@ func (t *Testnet) startProcess(ctx context.Context, s nodeSpec) (member, error) 
 		LogLevel: t.cfg.LogLevel, P2PListen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: s.bootstrap, P2PTTL: "testnet",
 		RPCURL: t.dev.RPCURL, Network: string(t.dev.Network), Asset: t.dev.Token, TokenName: t.dev.TokenName, TokenVersion: t.dev.TokenVersion,
 		PayTo: address(s.keys.gas).Hex(), GasKeyFile: filepath.Join(s.keys.dir, gasKeyFile),
-		PayerKeyFile: filepath.Join(s.keys.dir, payerKeyFile), MaxPrice: t.cfg.MaxPrice,
+		PayerKeyFile: filepath.Join(s.keys.dir, payerKeyFile), MaxPrice: t.cfg.MaxPrice, PaymentTimeout: paymentTimeout.String(),
 	}
 	path := filepath.Join(s.keys.dir, configFile)
 	if err := writeConfig(path, s.name, pc); err != nil {
