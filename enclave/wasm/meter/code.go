@@ -234,6 +234,9 @@ func (w *funcRewriter) emit(buf, body []byte, from int) []byte {
 			}
 			buf = append(buf, opI64Sub, opGlobalSet)
 			buf = appendU32(buf, p.globalFuel)
+			// Checked at once: straight-line code may hold many bulk operations, each
+			// as long as the memory.
+			buf = p.appendCheckInline(buf, 0)
 		case editGrowPre:
 			buf = append(buf, opLocalTee)
 			buf = appendU32(buf, scratch)

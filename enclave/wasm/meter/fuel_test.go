@@ -257,3 +257,32 @@ func TestGauge(t *testing.T) {
 		t.Errorf("Set(MaxFuel): err %v, remaining %d, used %d", err, g.Remaining(), g.Used())
 	}
 }
+
+// TestBulkChargedBeforeRunning checks a bulk operation is paid for before it runs: with
+// fuel for the first of two 32 KiB fills only, the second never happens.
+func TestBulkChargedBeforeRunning(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t, compiler, false)
+	mod, g := instance(t, r, mustInstrument(t, readTestdata(t, "bulk.wasm")), true)
+	// Static region: 2 fills x (3 constants + 2); dynamic: 32768/16 = 2048 per fill.
+	if err := g.Set(10 + 2048 + 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mod.ExportedFunction("fill").Call(ctx); !errors.Is(err, meter.ErrOutOfFuel) {
+		t.Fatalf("fill: %v, want ErrOutOfFuel", err)
+	}
+	mem, _ := mod.Memory().Read(0, 65536)
+	if mem[0] != 1 || mem[32767] != 1 || mem[32768] != 0 || mem[65535] != 0 {
+		t.Fatalf("memory after the stop: [0]=%d [32767]=%d [32768]=%d [65535]=%d; want the first fill only",
+			mem[0], mem[32767], mem[32768], mem[65535])
+	}
+	if err := g.Set(10 + 2*2048); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mod.ExportedFunction("fill").Call(ctx); err != nil {
+		t.Fatalf("fill with enough fuel: %v", err)
+	}
+	if g.Used() != 10+2*2048 {
+		t.Errorf("used %d, want %d", g.Used(), 10+2*2048)
+	}
+}

@@ -85,11 +85,12 @@ func (p *plan) refillBody() []byte {
 }
 
 // growBody is grow(result, amount): it subtracts amount when the grow succeeded (result
-// != -1), the work being done only then, and returns result.
+// != -1), the work being done only then, checks the fuel, and returns result.
 func (p *plan) growBody() []byte {
 	b := []byte{0x00, opLocalGet, 0x00, opI32Const, 0x7f, opI32Ne, opIf, blockEmpty, opGlobalGet}
 	b = appendU32(b, p.globalFuel)
 	b = append(b, opLocalGet, 0x01, opI64Sub, opGlobalSet)
 	b = appendU32(b, p.globalFuel)
+	b = p.appendCheckInline(b, 0)
 	return append(b, opEnd, opLocalGet, 0x00, opEnd)
 }

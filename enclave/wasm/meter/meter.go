@@ -38,8 +38,10 @@
 // fuel plus reserve cannot pay the cost it calls agentnet_meter.out_of_fuel instead,
 // which aborts the guest with [ErrOutOfFuel].
 //
-// Between two checks the fuel may go below zero: a guest whose last stretch of
-// straight-line code (no loop, no call) overruns its budget finishes it, and
+// Bulk memory and table operations, whose cost depends on their count operand, are
+// checked right after their charge, before they run. Between two checks the fuel may go
+// below zero: a guest whose last stretch of straight-line code (no loop, no call)
+// overruns its budget finishes it, and
 // [Gauge.Used] then exceeds the budget by at most the cost of that stretch. An executor
 // that wants a hard cap treats Used > budget as out of fuel.
 //

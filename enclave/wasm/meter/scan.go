@@ -283,7 +283,8 @@ func (w *funcRewriter) misc(r *reader, at int) error {
 }
 
 // bulk records a fill, copy or init at body offset at, whose count operand is on top of
-// the stack: (count >> shift) units are subtracted before the operation.
+// the stack: (count >> shift) units are subtracted and checked before the operation, so
+// a guest cannot pay for a long run of them after the fact.
 func (w *funcRewriter) bulk(at int, shift uint32) {
 	w.charge(costBulk)
 	w.scratch = true
