@@ -76,7 +76,7 @@ func openChain(ctx context.Context, cfg *PaymentConfig, log *slog.Logger) (l *ch
 				return nil, fmt.Errorf("config gas_key_file: %w", err)
 			}
 		}
-		if l.local, err = newLocal(ctx, l.rpc, key, log); err != nil {
+		if l.local, err = newLocal(ctx, l.rpc, key, cfg.clock, log); err != nil {
 			return nil, err
 		}
 		if got := l.local.Settler().Network(); got != network {
@@ -93,11 +93,12 @@ func openChain(ctx context.Context, cfg *PaymentConfig, log *slog.Logger) (l *ch
 	return l, nil
 }
 
-// newLocal starts a Local facilitator on rc with the gas key. Over an
-// in-process client the settler is told of new blocks; over HTTP it polls
-// every 50 ms while it waits for receipts.
-func newLocal(ctx context.Context, rc *rpc.Client, key *ecdsa.PrivateKey, log *slog.Logger) (*facilitator.Local, error) {
-	f, err := facilitator.NewLocal(ctx, evm.SettlerConfig{RPC: rc, Key: key, Logger: log.With("part", "settler")})
+// newLocal starts a Local facilitator on rc with the gas key, checking
+// authorization windows against now (nil: time.Now). Over an in-process
+// client the settler is told of new blocks; over HTTP it polls every 50 ms
+// while it waits for receipts.
+func newLocal(ctx context.Context, rc *rpc.Client, key *ecdsa.PrivateKey, now func() time.Time, log *slog.Logger) (*facilitator.Local, error) {
+	f, err := facilitator.NewLocal(ctx, evm.SettlerConfig{RPC: rc, Key: key, Now: now, Logger: log.With("part", "settler")})
 	if err != nil {
 		return nil, fmt.Errorf("start facilitator: %w", err)
 	}

@@ -13,3 +13,7 @@ func SetSettleObserver(cfg *Config, f func(time.Duration)) { cfg.settleObserver 
 // SetVerifyTimeout sets the bound of a payment's verification (see
 // PaymentConfig.verifyTimeout).
 func SetVerifyTimeout(cfg *Config, d time.Duration) { cfg.verifyTimeout = d }
+
+// SetPaymentClock sets the clock the node checks authorization windows
+// against (see PaymentConfig.clock).
+func SetPaymentClock(cfg *Config, now func() time.Time) { cfg.clock = now }

@@ -107,6 +107,9 @@ type PaymentConfig struct {
 	// verifyTimeout, when set, replaces the bound of a payment's
 	// verification: fault tests of a hanging chain use a short one.
 	verifyTimeout time.Duration
+	// clock, when set, is the clock the node checks authorization windows
+	// against: clock-skew tests set it off the chain's and the client's.
+	clock func() time.Time
 }
 
 // TakesPayments reports whether the node charges for executions: it has
