@@ -15,7 +15,7 @@
 //     the fuel behind it). The fuel left is their sum;
 //   - two imported functions, [ImportModule].[YieldFunc] and
 //     [ImportModule].[OutOfFuelFunc], provided by [HostModule];
-//   - three defined helper functions (refill, charge, grow) and three types.
+//   - two defined helper functions (refill, grow) and three types.
 //
 // Code is split into metered regions. A region opens at the function entry, at every
 // loop header, at the start of an if or else arm, after the end of a loop, after a join
@@ -41,9 +41,9 @@
 // Bulk memory and table operations, whose cost depends on their count operand, are
 // checked right after their charge, before they run. Between two checks the fuel may go
 // below zero: a guest whose last stretch of straight-line code (no loop, no call)
-// overruns its budget finishes it, and
-// [Gauge.Used] then exceeds the budget by at most the cost of that stretch. An executor
-// that wants a hard cap treats Used > budget as out of fuel.
+// overruns its budget finishes it, and [Gauge.Used] then exceeds the budget by at most
+// the cost of that stretch. An executor that wants a hard cap treats Used > budget as
+// out of fuel.
 //
 // Adding function imports shifts the indices of defined functions by two; calls,
 // ref.func, exports, the start function, element segments, global initializers and the
