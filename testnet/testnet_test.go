@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentnet/agentnode/agents"
 	"github.com/agentnet/agentnode/node/agentstore"
@@ -298,5 +300,32 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// TestCloseLeavesNothingRunning: a testnet's Close takes every goroutine
+// it started down with it: nodes, chain, clients.
+func TestCloseLeavesNothingRunning(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a two-node testnet and the chain")
+	}
+	before := runtime.NumGoroutine()
+	tn, err := testnet.Start(context.Background(), testnet.Config{Nodes: 2, DataDir: t.TempDir(), Agents: testAgents(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.RunScenario(context.Background(), testnet.ScenarioConfig{Searches: 2, Calls: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for runtime.NumGoroutine() > before+2 {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("goroutines %d -> %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
