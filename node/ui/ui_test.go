@@ -120,7 +120,7 @@ func TestSingleNodeSitsInTheMiddle(t *testing.T) {
 	st := sample()
 	st.Nodes = st.Nodes[:1]
 	page := body(t, serve(t, ui.Config{Source: static(st)}, "GET", "/ui/", ""))
-	if !strings.Contains(page, `<circle cx="180" cy="180" r="11"/>`) {
+	if !strings.Contains(page, `<circle cx="140" cy="140" r="11"/>`) {
 		t.Fatalf("the only node is not in the middle of its peers")
 	}
 }

@@ -197,7 +197,7 @@ func newView(st Status, cfg Config, now time.Time) view {
 // circle (a single node sits in the middle of its peers) and draws every
 // connection once.
 func newGraph(nodes []Node, peerLabel func(string) label, edges map[[2]string]bool) graph {
-	const size, margin = 360, 24
+	const size, margin = 280, 20
 	g := graph{Size: size}
 	var ids []string
 	known := map[string]bool{}
