@@ -5,7 +5,7 @@ PKGS      := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
-.PHONY: build run test lint bench clean fuzz testnet
+.PHONY: build run test lint bench clean fuzz testnet load
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/agentnode
@@ -52,6 +52,15 @@ clean:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) run ./internal/fuzzrun -fuzztime $(FUZZTIME)
+
+# load runs the load test (internal/loadtest): LOAD_DURATION of encrypted,
+# paid and search load on one node, then on a 5-node testnet, then an
+# overload that must be shed with 503; it writes bench/load.md and fails
+# if any run saw an unexpected error or did not come back to its
+# goroutines and heap.
+LOAD_DURATION ?= 60s
+load:
+	$(GO) run ./internal/loadtest/cmd/load -duration $(LOAD_DURATION) -out bench/load.md
 
 # agents rebuilds the demo agents' modules (agents/*/agent.wasm) with the
 # flags that make them reproducible; go test ./agents checks the committed
