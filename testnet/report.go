@@ -71,6 +71,16 @@ Try it:
   # The network as %[3]s sees it:
   curl -s %[2]s/v1/peers
 `, cmd, n0.BridgeURL, n0.Name, DefaultQuery, a, n1.Name, price, n1.PeerID, n1.BridgeURL, dev, t.dev.RPCURL)
+	// An agent that calls others (agents/research), where one runs on
+	// another node than 0.
+	const relay = "research"
+	if i := slices.IndexFunc(t.nodes[1:], func(n NodeInfo) bool { return slices.Contains(n.Agents, relay) }); i >= 0 {
+		r := t.nodes[i+1]
+		fmt.Fprintf(w, `
+  # An agent that calls another: %[3]s on %[4]s finds %[5]s through the network and pays it from its budget:
+  %[1]s call --node %[2]s --allow-sim %[6]s/%[3]s --arg attention
+`, cmd, n0.BridgeURL, relay, r.Name, a, r.PeerID)
+	}
 	return nil
 }
 

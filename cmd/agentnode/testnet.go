@@ -54,6 +54,9 @@ func runTestnet(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fmt.Fprintf(stdout, "starting a testnet of %d nodes in %s\n", *nodes, dir)
 	tn, err := testnet.Start(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			return fail("interrupted before the testnet was ready; everything it started is stopped, the data stays in %s", dir)
+		}
 		return fail("%v", err)
 	}
 	code := 0
