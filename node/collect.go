@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"runtime/trace"
 	"sync"
 	"time"
 
@@ -126,7 +127,9 @@ func (c *collector) Charge(ctx context.Context, call bridge.Call, job *enclave.J
 	// The facilitator checks the payment against the node's own terms,
 	// not the client's echo of them.
 	vctx, cancel := context.WithTimeout(ctx, cmp.Or(c.verifyTimeout, verifyTimeout))
+	region := trace.StartRegion(ctx, "x402.verify")
 	v, err := c.chain.fac.Verify(vctx, payload, req)
+	region.End()
 	cancel()
 	if err == nil && !v.IsValid && unavailableReasons[v.InvalidReason] {
 		err = fmt.Errorf("%s: %s", v.InvalidReason, v.InvalidMessage)
@@ -142,7 +145,9 @@ func (c *collector) Charge(ctx context.Context, call bridge.Call, job *enclave.J
 		c.metrics.outcome("refused")
 		return nil, c.refuse(pr, v.InvalidReason, v.InvalidMessage, nil, version)
 	}
+	region = trace.StartRegion(ctx, "x402.reserve")
 	ch, err := c.reserve(ctx, job, payload, req, version)
+	region.End()
 	if errors.Is(err, ledger.ErrNonceUsed) {
 		c.metrics.outcome("reused")
 		return nil, c.refuse(pr, x402.ReasonExactEVMNonceUsed, "this payment's nonce was already used for another request", nil, version)
@@ -317,7 +322,10 @@ func (ch *charge) Abort(ctx context.Context, ran bool) (http.Header, error) {
 func (ch *charge) settle(ctx context.Context) (*api.Payment, http.Header, error) {
 	c := ch.c
 	ctx = context.WithoutCancel(ctx)
-	if err := c.ledger.MarkExecuted(ctx, ch.key); err != nil {
+	region := trace.StartRegion(ctx, "x402.record_executed")
+	err := c.ledger.MarkExecuted(ctx, ch.key)
+	region.End()
+	if err != nil {
 		c.metrics.outcome("error")
 		return nil, nil, c.ledgerUnavailable("record execution", err,
 			"the result is withheld and this payment is never charged; pay again with a new authorization")
@@ -329,7 +337,9 @@ func (ch *charge) settle(ctx context.Context) (*api.Payment, http.Header, error)
 	}
 	sctx, cancel := context.WithTimeout(ctx, settleTimeout)
 	start := time.Now()
+	region = trace.StartRegion(ctx, "x402.settle")
 	resp, err := c.chain.fac.Settle(sctx, ch.payload, ch.req)
+	region.End()
 	cancel()
 	took := time.Since(start)
 	c.metrics.latency.Observe(took.Seconds())

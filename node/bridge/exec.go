@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"runtime/trace"
 	"time"
 
 	"github.com/agentnet/agentnode/enclave"
@@ -72,7 +73,9 @@ func (s *Server) exec(ctx context.Context, call Call) (*Reply, error) {
 	if len(sealed) == 0 {
 		return nil, &Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: "field encrypted_request is empty"}
 	}
+	region := trace.StartRegion(ctx, "exec.open")
 	job, err := s.enc.OpenRequest(ctx, sid, rid, sealed)
+	region.End()
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +110,9 @@ func (s *Server) exec(ctx context.Context, call Call) (*Reply, error) {
 	}
 	start := time.Now()
 	runCtx, cancel := s.agentLimit(scope, job.Agent())
+	region = trace.StartRegion(ctx, "exec.run")
 	receipt, err := s.enc.Run(runCtx, job, enclave.RunOptions{Payment: ch.Ref(), Attest: req.AttestResult})
+	region.End()
 	cancel()
 	s.metrics.execution(err)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"runtime/trace"
 	"strconv"
 	"sync"
 	"time"
@@ -310,7 +311,9 @@ func (c *Chain) sealLoop(ctx context.Context, txs <-chan core.NewTxsEvent, subEr
 		}
 		// Events of transactions pending now are covered by this block.
 		drain(txs)
+		region := trace.StartRegion(ctx, "chain.seal")
 		c.beacon.Commit()
+		region.End()
 		last = time.Now()
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"runtime/trace"
 	"sync"
 	"time"
 
@@ -179,6 +180,7 @@ func (w *watcher) collect(ctx context.Context) {
 
 // await waits for hash's receipt and maps it to the settlement outcome.
 func (s *Settler) await(ctx context.Context, key authKey, hash common.Hash, c Checked, req x402.PaymentRequirements) (x402.SettleResponse, error) {
+	defer trace.StartRegion(ctx, "evm.receipt").End()
 	ch := s.watcher.wait(hash)
 	defer s.watcher.cancel(hash, ch)
 	timer := time.NewTimer(s.cfg.ReceiptTimeout)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -247,7 +248,9 @@ func (s *Settler) settle(ctx context.Context, key authKey, c Checked, req x402.P
 	if prev, ok := s.settled.Get(key); ok && prev.digest == digest {
 		return s.await(ctx, key, prev.tx, c, req)
 	}
+	region := trace.StartRegion(ctx, "evm.check")
 	st, err := s.verifier.state(ctx, c)
+	region.End()
 	if err != nil {
 		return x402.SettleResponse{}, err
 	}
@@ -273,7 +276,9 @@ func (s *Settler) settle(ctx context.Context, key authKey, c Checked, req x402.P
 	if err != nil {
 		return x402.SettleResponse{}, &Error{Reason: x402.ReasonExactEVMExecuteTransfer, Message: "read gas price", Payer: payer, Err: err}
 	}
+	region = trace.StartRegion(ctx, "evm.send")
 	tx, err := s.send(ctx, &types.DynamicFeeTx{ChainID: s.chainID, GasTipCap: tip, GasFeeCap: feeCap, Gas: gas, To: &token, Data: data})
+	region.End()
 	if err != nil {
 		return x402.SettleResponse{}, &Error{Reason: reasonForRevert(err.Error()), Message: "send transferWithAuthorization", Payer: payer, Err: err}
 	}
