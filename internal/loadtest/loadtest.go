@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 )
@@ -88,6 +89,10 @@ type Config struct {
 	// DataDir holds the nodes' data; "" uses a temporary directory,
 	// removed at the end.
 	DataDir string
+	// HeapProfile, when set, is the path prefix of heap profiles written
+	// with the before and after measurements (<prefix>-before.pprof,
+	// <prefix>-after.pprof).
+	HeapProfile string
 	// Progress, when set, is told of each stage.
 	Progress io.Writer
 }
@@ -191,6 +196,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	before := measure()
+	if err := writeHeap(cfg.HeapProfile, "before"); err != nil {
+		return nil, err
+	}
 	cfg.progress("load: %s, %d clients per kind (%v)", cfg.Duration, cfg.Clients, cfg.Kinds)
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
@@ -208,6 +216,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	after := measure()
+	if err := writeHeap(cfg.HeapProfile, "after"); err != nil {
+		return nil, err
+	}
 	r := &Report{Config: cfg, Elapsed: elapsed, Before: before, After: after, Node: tg.counters(ctx)}
 	r.Ops = summarize(cfg.Kinds, ws, elapsed)
 	return r, nil
@@ -240,4 +251,18 @@ func measure() Snapshot {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return Snapshot{HeapAlloc: m.HeapAlloc, HeapInuse: m.HeapInuse, Sys: m.Sys, RSS: selfRSS(), Goroutines: runtime.NumGoroutine()}
+}
+
+// writeHeap writes the heap profile to prefix-when.pprof, when prefix is
+// set: `go tool pprof -diff_base <before> <after>` shows what grew.
+func writeHeap(prefix, when string) error {
+	if prefix == "" {
+		return nil
+	}
+	f, err := os.Create(prefix + "-" + when + ".pprof")
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	err = pprof.Lookup("heap").WriteTo(f, 0)
+	return errors.Join(err, f.Close())
 }

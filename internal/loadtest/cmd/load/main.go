@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	overInflight := fs.Int("overload-inflight", 8, "max_inflight_executions in the overload run")
 	out := fs.String("out", "bench/load.md", "where the report goes (- for stdout)")
 	settle := fs.Duration("settle", loadtest.DefaultSettle, "pause before each memory and goroutine measurement")
+	heap := fs.String("heapprofile", "", "directory to write each run's heap profiles to, before and after (go tool pprof -diff_base)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -71,8 +73,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var body bytes.Buffer
 	failed := 0
-	for _, p := range phases {
+	for i, p := range phases {
 		fmt.Fprintf(stderr, "== %s\n", p.title)
+		if *heap != "" {
+			p.cfg.HeapProfile = filepath.Join(*heap, fmt.Sprintf("run%d", i+1))
+		}
 		r, err := loadtest.Run(ctx, p.cfg)
 		if err != nil {
 			fmt.Fprintf(stderr, "load: %s: %v\n", p.title, err)
@@ -94,6 +99,12 @@ whole process's. Each worker is one client with its own session, looping until t
 latencies are of the operations that succeeded. "Before" is measured after a warm-up (one
 operation per worker), "after" once the load stopped; each time the clients have dropped their
 idle connections, %s have passed and the garbage was collected.
+
+Memory: with payments, the heap grows with the embedded chain, which keeps every block and its
+state in memory (a heap profile of a paid run, from -heapprofile DIR through
+go tool pprof -diff_base, puts the growth in go-ethereum's trie and RLP buffers and the
+settler's bounded nonce cache); exec and search alone grow it by 1-2 MiB, most of it the load
+generator's own latency records. RSS also holds the ledger's memory-mapped file.
 
 - exec: an encrypted execution (sealed request, attested session, verified result), unpaid.
 - paid: the same, paid with x402 (EIP-3009 on the embedded chain), settled before release.
