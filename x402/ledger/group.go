@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -11,13 +12,20 @@ import (
 // commit is on its way to disk wait and then share the next transaction
 // and its fsync. Unlike bolt.DB.Batch, whose batches are cut by a timer, a
 // lone write never waits for company, and a busy ledger still pays one
-// fsync per group rather than one per write.
+// fsync per group rather than one per write. A deferred write (a record
+// that is not urgent) starts no commit: it joins the next group, or
+// commits after a delay when none comes.
 type groupCommit struct {
 	db *bolt.DB
+	// delay bounds how long a deferred write waits for a group to join.
+	delay time.Duration
 
-	mu      sync.Mutex
-	pending []*groupCall
-	leading bool // a goroutine is committing groups
+	mu       sync.Mutex
+	pending  []*groupCall
+	deferred []*groupCall // writes that ride along with the next group
+	timer    *time.Timer  // commits deferred writes nobody took along
+	timerGen uint64       // identifies the current timer; stale ones do nothing
+	leading  bool         // a goroutine is committing groups
 }
 
 type groupCall struct {
@@ -37,8 +45,7 @@ func (g *groupCommit) update(fn func(*bolt.Tx) error) error {
 		return <-c.done
 	}
 	g.leading = true
-	batch := g.pending
-	g.pending = nil
+	batch := g.takeLocked()
 	g.mu.Unlock()
 
 	g.commit(batch)
@@ -59,8 +66,7 @@ func (g *groupCommit) update(fn func(*bolt.Tx) error) error {
 func (g *groupCommit) drain() {
 	for {
 		g.mu.Lock()
-		batch := g.pending
-		g.pending = nil
+		batch := g.takeLocked()
 		if len(batch) == 0 {
 			g.leading = false
 			g.mu.Unlock()
@@ -69,6 +75,57 @@ func (g *groupCommit) drain() {
 		g.mu.Unlock()
 		g.commit(batch)
 	}
+}
+
+// updateDeferred is update for a write that need not reach disk at once:
+// it joins the next group any other write starts, and commits on its own
+// only when none starts within delay. It returns once the write is on
+// disk, like update; it saves the fsync, not the durability.
+func (g *groupCommit) updateDeferred(fn func(*bolt.Tx) error) error {
+	c := &groupCall{fn: fn, done: make(chan error, 1)}
+	g.mu.Lock()
+	g.deferred = append(g.deferred, c)
+	if g.timer == nil {
+		g.timerGen++
+		gen := g.timerGen
+		g.timer = time.AfterFunc(g.delay, func() { g.flushDeferred(gen) })
+	}
+	g.mu.Unlock()
+	return <-c.done
+}
+
+// flushDeferred commits the deferred writes no group took along; gen is
+// the timer's generation (a timer a leader stopped too late is stale).
+func (g *groupCommit) flushDeferred(gen uint64) {
+	g.mu.Lock()
+	if gen != g.timerGen || g.timer == nil {
+		g.mu.Unlock()
+		return
+	}
+	g.timer = nil
+	if g.leading || len(g.deferred) == 0 {
+		// The running leader takes them with its next group.
+		g.pending = append(g.pending, g.deferred...)
+		g.deferred = nil
+		g.mu.Unlock()
+		return
+	}
+	g.leading = true
+	g.mu.Unlock()
+	g.drain()
+}
+
+// takeLocked hands the queued writes, deferred ones included, to a
+// leader.
+func (g *groupCommit) takeLocked() []*groupCall {
+	batch := append(g.pending, g.deferred...)
+	g.pending, g.deferred = nil, nil
+	if g.timer != nil {
+		g.timer.Stop()
+		g.timer = nil
+		g.timerGen++
+	}
+	return batch
 }
 
 // commit runs a group in one transaction. If one function fails, it alone

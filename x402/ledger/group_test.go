@@ -84,3 +84,97 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		}
 	}
 }
+
+// putKey is a write of key k into bucket t.
+func putKey(k string) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("t"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(k), []byte("v"))
+	}
+}
+
+// A deferred write waits for the next group (however long its own delay)
+// and commits with it.
+func TestGroupCommitDeferredRidesAlong(t *testing.T) {
+	d := newTestDB(t)
+	g := &groupCommit{db: d.db, delay: time.Hour}
+	done := make(chan error, 1)
+	go func() { done <- g.updateDeferred(putKey("deferred")) }()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		g.mu.Lock()
+		queued := len(g.deferred) == 1
+		g.mu.Unlock()
+		if queued {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("deferred write never queued")
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("deferred write returned (%v) before any group committed it", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := g.update(putKey("lead")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		for _, k := range []string{"deferred", "lead"} {
+			if tx.Bucket([]byte("t")).Get([]byte(k)) == nil {
+				return fmt.Errorf("%s not stored", k)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.timer != nil || len(g.deferred) != 0 {
+		t.Fatal("the group left the deferred timer or queue behind")
+	}
+}
+
+// A deferred write with no company commits on its own after the delay,
+// and a failing one gets its own error.
+func TestGroupCommitDeferredAlone(t *testing.T) {
+	d := newTestDB(t)
+	g := &groupCommit{db: d.db, delay: 10 * time.Millisecond}
+	start := time.Now()
+	if err := g.updateDeferred(putKey("alone")); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 10*time.Millisecond {
+		t.Fatalf("a lone deferred write committed after %v, before its delay", took)
+	}
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, 16)
+	for i := range errs {
+		wg.Go(func() {
+			if i%4 == 0 {
+				errs[i] = g.updateDeferred(func(*bolt.Tx) error { return boom })
+				return
+			}
+			if i%2 == 0 {
+				errs[i] = g.updateDeferred(putKey(fmt.Sprint(i)))
+				return
+			}
+			errs[i] = g.update(putKey(fmt.Sprint(i)))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if want := i%4 == 0; errors.Is(err, boom) != want || (!want && err != nil) {
+			t.Fatalf("write %d: err = %v", i, err)
+		}
+	}
+}

@@ -99,7 +99,7 @@ func Open(db *bolt.DB, opts ...Option) (*Ledger, error) {
 		batch:    true,
 		inflight: make(map[string]struct{}),
 	}
-	l.group = &groupCommit{db: db}
+	l.group = &groupCommit{db: db, delay: settledDelay}
 	for _, o := range opts {
 		o(l)
 	}
@@ -203,13 +203,30 @@ func (l *Ledger) MarkExecuted(ctx context.Context, k Key) error {
 	return err
 }
 
+// settledDelay is how long a settled record waits for another write to
+// share its commit (group commit only).
+const settledDelay = 20 * time.Millisecond
+
 // MarkSettled records the settlement transaction. Allowed only from
 // executed; txHash must not be empty.
+//
+// The record is not urgent: until it is on disk the entry stays executed,
+// and a recovery after a crash finds the authorization used on chain and
+// marks it settled without sending it again. So with group commit it
+// rides along with the next write of another payment (their reservation
+// or execution record) and commits alone only when none comes within
+// 20 ms: one fsync fewer per payment under load, and no commit of its own
+// for the payments on their critical path to wait behind. It returns once
+// the record is on disk.
 func (l *Ledger) MarkSettled(ctx context.Context, k Key, txHash string) error {
 	if txHash == "" {
 		return fmt.Errorf("mark %s settled: empty transaction hash: %w", k, ErrInvalidEntry)
 	}
-	_, err := l.transition(ctx, k, StateSettled, func(e *Entry) { e.TxHash = txHash })
+	write := l.update
+	if l.batch {
+		write = l.group.updateDeferred
+	}
+	_, err := l.transitionWith(ctx, k, StateSettled, func(e *Entry) { e.TxHash = txHash }, write)
 	return err
 }
 
@@ -234,6 +251,11 @@ func (l *Ledger) MarkFailed(ctx context.Context, k Key, reason string) error {
 // checking the move is allowed. mutate may set the fields that go with the
 // new state. On any error nothing changes.
 func (l *Ledger) transition(ctx context.Context, k Key, to State, mutate func(*Entry)) (Entry, error) {
+	return l.transitionWith(ctx, k, to, mutate, l.update)
+}
+
+// transitionWith is transition through the given write path.
+func (l *Ledger) transitionWith(ctx context.Context, k Key, to State, mutate func(*Entry), write func(func(*bolt.Tx) error) error) (Entry, error) {
 	var out Entry
 	if err := ctx.Err(); err != nil {
 		return out, fmt.Errorf("mark %s %s: %w", k, to, err)
@@ -243,7 +265,7 @@ func (l *Ledger) transition(ctx context.Context, k Key, to State, mutate func(*E
 		return out, fmt.Errorf("mark %s: %w", to, err)
 	}
 	key := k.bytes()
-	err = l.update(func(tx *bolt.Tx) error {
+	err = write(func(tx *bolt.Tx) error {
 		b, err := open(tx)
 		if err != nil {
 			return err
