@@ -15,6 +15,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/agentnet/agentnode/enclave/wasm/meter"
 )
 
 // startFunction is the export a WASI command runs.
@@ -33,8 +35,8 @@ type Module struct {
 	refs atomic.Int64
 }
 
-// Hash returns the SHA-256 of the module's bytes, the key under which it is cached and
-// the identity a commitment binds.
+// Hash returns the SHA-256 of the module's bytes as given to Compile, not of its metered
+// form: the key under which it is cached and the identity cards and commitments bind.
 func (m *Module) Hash() [32]byte { return m.hash }
 
 // Size returns the length of the module's bytes.
@@ -71,10 +73,12 @@ type compileCall struct {
 
 // Compile admits a module: it checks the size cap (ErrModuleTooLarge), hashes the bytes
 // and returns the cached Module for that hash at once if there is one. Otherwise, holding
-// a slot (Config.MaxConcurrent), it scans the binary's structure, compiles it to machine
-// code (reading Config.CacheDir when set) and checks that it is a WASI command importing
-// only functions this node provides; anything else is ErrInvalidModule with a one-line
-// reason.
+// a slot (Config.MaxConcurrent), it scans the binary's structure, meters it (package
+// meter; the metered form is read from and kept in Config.CacheDir when set), compiles
+// the metered module to machine code (reading Config.CacheDir when set) and checks that
+// it is a WASI command importing only functions this node provides; anything else is
+// ErrInvalidModule with a one-line reason. The Module's Hash stays the SHA-256 of the
+// bytes given, which cards and commitments name.
 //
 // The scan refuses encodings beyond WebAssembly 2.0 and modules over the limits browsers
 // agree on (1,000,000 functions, 50,000 locals per function, ...), and gives every table
@@ -164,12 +168,22 @@ func (e *Executor) compile(ctx context.Context, hash [sha256.Size]byte, wasm []b
 	if err != nil {
 		return nil, fmt.Errorf("compile module: %w: %s", ErrInvalidModule, oneLine(err.Error()))
 	}
+	// Refuse unknown imports before the costly steps; signatures are checked on the
+	// compiled module (admit).
+	if err := e.checkImportNames(sc.imports); err != nil {
+		return nil, fmt.Errorf("compile module: %w: %w", ErrInvalidModule, err)
+	}
+	// The meter bounds every count again, so wazero decodes only what it wrote.
+	metered, err := e.instrument(hash, sc.wasm)
+	if err != nil {
+		return nil, fmt.Errorf("compile module: %w", err)
+	}
 	cctx := experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
-	compiled, err := e.runtime.CompileModule(cctx, sc.wasm)
+	compiled, err := e.runtime.CompileModule(cctx, metered)
 	if err != nil {
 		return nil, fmt.Errorf("compile module: %w: %s", ErrInvalidModule, oneLine(err.Error()))
 	}
-	if err := e.admit(sc.imports, compiled); err != nil {
+	if err := e.admit(compiled); err != nil {
 		_ = compiled.Close(ctx)
 		return nil, fmt.Errorf("compile module: %w: %w", ErrInvalidModule, err)
 	}
@@ -179,15 +193,25 @@ func (e *Executor) compile(ctx context.Context, hash [sha256.Size]byte, wasm []b
 	return m, nil
 }
 
-// admit checks that a compiled module imports only functions this node provides, with
-// their exact signatures, and exports a WASI _start.
-func (e *Executor) admit(imports []importEntry, compiled wazero.CompiledModule) error {
+// checkImportNames checks the imports a scan found: functions this node provides, by
+// name. A module of its own importing agentnet_meter is refused later, by the meter,
+// which reserves that name.
+func (e *Executor) checkImportNames(imports []importEntry) error {
 	for _, imp := range imports {
 		if imp.kind != kindFunc {
 			return fmt.Errorf("imports %s %s.%s, which this node does not provide (only functions can be imported)",
 				imp.kind, printable(imp.module), printable(imp.name))
 		}
+		if _, ok := e.provided[imp.module][imp.name]; !ok && imp.module != meter.ImportModule {
+			return fmt.Errorf("imports %s.%s, which this node does not provide", printable(imp.module), printable(imp.name))
+		}
 	}
+	return nil
+}
+
+// admit checks that a compiled (metered) module imports only functions this node
+// provides, with their exact signatures, and exports a WASI _start.
+func (e *Executor) admit(compiled wazero.CompiledModule) error {
 	for _, def := range compiled.ImportedFunctions() {
 		module, name, _ := def.Import()
 		have, ok := e.provided[module][name]

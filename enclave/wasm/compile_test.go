@@ -162,7 +162,9 @@ func TestCompileHonoursContext(t *testing.T) {
 
 // FuzzCompile feeds arbitrary bytes to Compile, and runs what compiles: nothing may
 // panic, Compile fails only with ErrInvalidModule or ErrModuleTooLarge, and Run only with
-// the executor's documented errors.
+// the executor's documented errors. Every module that compiles was metered, so this also
+// fuzzes the meter's rewrite as admission uses it (ErrInternal would be a rewrite
+// defect).
 func FuzzCompile(f *testing.F) {
 	for _, wasm := range [][]byte{
 		wasmtest.Hello, wasmtest.EchoArgs, wasmtest.Cat, wasmtest.Exit, wasmtest.Random,
@@ -173,7 +175,7 @@ func FuzzCompile(f *testing.F) {
 	} {
 		f.Add(wasm)
 	}
-	e := newExecutor(f, Config{MaxModuleBytes: 64 << 10, MemoryPages: 16, Timeout: 50 * time.Millisecond, MaxOutputBytes: 4096})
+	e := newExecutor(f, Config{MaxModuleBytes: 64 << 10, MemoryPages: 16, Timeout: 50 * time.Millisecond, MaxOutputBytes: 4096, Fuel: 10_000_000})
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		m, err := e.Compile(context.Background(), wasm)
 		if err != nil {
@@ -185,7 +187,8 @@ func FuzzCompile(f *testing.F) {
 		res, err := e.Run(context.Background(), m, Input{Args: []string{"1"}, Stdin: []byte("in")})
 		if err != nil {
 			var trap *TrapError
-			if !errors.As(err, &trap) && !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrOutputTooLarge) && !errors.Is(err, ErrModuleEvicted) {
+			if !errors.As(err, &trap) && !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrOutOfFuel) &&
+				!errors.Is(err, ErrOutputTooLarge) && !errors.Is(err, ErrModuleEvicted) {
 				t.Fatalf("Run: unexpected error %v", err)
 			}
 			if res == nil && !errors.Is(err, ErrModuleEvicted) {

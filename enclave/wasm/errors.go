@@ -38,6 +38,11 @@ var (
 	// context.DeadlineExceeded.
 	ErrTimeout = errors.New("execution timed out")
 
+	// ErrOutOfFuel is returned by [Executor.Run] when the guest spent its fuel budget
+	// (Input.Fuel, or Config.Fuel) before it finished. Fuel is deterministic, so the same
+	// module and input run out at the same point on every run and every machine.
+	ErrOutOfFuel = errors.New("out of fuel")
+
 	// ErrOutputTooLarge is returned by [Executor.Run] when the guest wrote more than
 	// Config.MaxOutputBytes to stdout; the guest is stopped and the Result holds the first
 	// MaxOutputBytes bytes.

@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,9 +11,10 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/agentnet/agentnode/enclave/wasm/meter"
 )
 
 // argv0 is the program name every guest sees as argv[0].
@@ -29,6 +31,10 @@ type Input struct {
 	// module, Args, Stdin and Seed give the same output. Use a fresh random seed when
 	// the guest needs unpredictable bytes.
 	Seed [32]byte
+	// Fuel is the run's fuel budget (docs/metering.md); 0 means Config.Fuel. A guest
+	// that needs more fails with ErrOutOfFuel: a paid run gets exactly the fuel it was
+	// paid for. At most MaxFuel.
+	Fuel uint64
 }
 
 // Result is what a run produced.
@@ -42,7 +48,9 @@ type Result struct {
 	// ExitCode is the guest's exit code: 0 when _start returned, else the value it passed
 	// to proc_exit. A non-zero exit code is a result, not an error.
 	ExitCode uint32
-	// Fuel is the metered work the run used; 0 until fuel metering lands.
+	// Fuel is the work the run did, in fuel units: a start section's and _start's. It
+	// depends only on the module and the input (Args, Stdin, Seed), never on the machine
+	// or on timing. A run that completes used at most its budget.
 	Fuel uint64
 	// Duration is the wall-clock time of instantiation and execution.
 	Duration time.Duration
@@ -53,10 +61,11 @@ type Result struct {
 // Config.Timeout or ctx's, whichever comes first.
 //
 // A guest that exits with a non-zero code is a successful run. When the guest fails
-// (ErrTimeout, ErrOutputTooLarge, a [*TrapError], ctx cancelled, ErrClosed) Run returns
-// the partial Result (stdout and stderr written so far, Duration) together with the
-// error. Errors before the guest starts (ErrInvalidInput, ErrForeignModule,
-// ErrModuleEvicted, ErrClosed, ctx done while waiting) come with a nil Result.
+// (ErrOutOfFuel, ErrTimeout, ErrOutputTooLarge, a [*TrapError], ctx cancelled,
+// ErrClosed) Run returns the partial Result (stdout and stderr written so far, Fuel,
+// Duration) together with the error. Errors before the guest starts (ErrInvalidInput,
+// ErrForeignModule, ErrModuleEvicted, ErrClosed, ctx done while waiting) come with a nil
+// Result.
 func (e *Executor) Run(ctx context.Context, m *Module, in Input) (*Result, error) {
 	switch {
 	case m == nil:
@@ -68,6 +77,9 @@ func (e *Executor) Run(ctx context.Context, m *Module, in Input) (*Result, error
 		if strings.IndexByte(a, 0) >= 0 {
 			return nil, fmt.Errorf("run module: %w: argument %d contains a NUL byte", ErrInvalidInput, i+1)
 		}
+	}
+	if in.Fuel > MaxFuel {
+		return nil, fmt.Errorf("run module: %w: fuel %d is over MaxFuel %d", ErrInvalidInput, in.Fuel, uint64(MaxFuel))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("run module: %w", err)
@@ -126,65 +138,103 @@ func (e *Executor) run(ctx context.Context, m *Module, in Input, slot *runSlot) 
 		argv = append(argv, argv0)
 		mc = mc.WithArgs(append(argv, in.Args...)...)
 	}
+	budget := cmp.Or(in.Fuel, e.cfg.Fuel)
 
 	guestCtx := context.WithValue(experimental.WithMemoryAllocator(runCtx, &e.memory), runSlotKey{}, slot)
-	mod, err := e.instantiate(guestCtx, m.compiled, mc)
-	if mod != nil {
-		_ = mod.Close(runCtx)
-	}
-	res := &Result{Stdout: st.stdout.take(), Stderr: st.stderr.take(), Duration: time.Since(start)}
+	used, err := e.execute(guestCtx, m.compiled, mc, budget)
+	res := &Result{Stdout: st.stdout.take(), Stderr: st.stderr.take(), Fuel: used, Duration: time.Since(start)}
 
-	err = e.outcome(ctx, runCtx, res, st, err)
+	err = e.outcome(ctx, runCtx, res, st, budget, err)
 	if e.log.Enabled(ctx, slog.LevelDebug) {
-		e.log.Debug("ran wasm module", "module", shortHash(m.hash), "exit_code", res.ExitCode,
+		e.log.Debug("ran wasm module", "module", shortHash(m.hash), "exit_code", res.ExitCode, "fuel", res.Fuel,
 			"took", res.Duration, "stdout_bytes", len(res.Stdout), "err", err)
 	}
 	return res, err
 }
 
+// execute instantiates the metered module, gives the instance its budget and runs
+// _start; it returns the fuel used and the call's error. A start section, which runs
+// during instantiation on the meter's start budget, counts toward the run's fuel and
+// budget. A panic escaping wazero becomes ErrInternal, logged with its stack, so no
+// guest can take the process down.
+func (e *Executor) execute(ctx context.Context, compiled wazero.CompiledModule, mc wazero.ModuleConfig, budget uint64) (used uint64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("wasm run panicked", "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", ErrInternal, r)
+		}
+	}()
+	mod, err := e.runtime.InstantiateModule(ctx, compiled, mc)
+	if err != nil {
+		if mod != nil {
+			_ = mod.Close(ctx)
+		}
+		// Only a start section runs here; out of fuel, it spent the start budget.
+		if errors.Is(err, meter.ErrOutOfFuel) {
+			return meter.DefaultStartFuel, err
+		}
+		return 0, err
+	}
+	defer func() { _ = mod.Close(ctx) }() // wazero uses ctx only for close notifiers
+	g, err := meter.NewGauge(mod)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInternal, err)
+	}
+	// The gauge counts from what the instance holds now: the start budget less what a
+	// start section spent (Used is that overrun when the section went below zero).
+	startUsed := meter.DefaultStartFuel - g.Remaining() + g.Used()
+	if startUsed > budget {
+		return startUsed, fmt.Errorf("start section: %w", meter.ErrOutOfFuel)
+	}
+	if err := g.Set(budget - startUsed); err != nil {
+		return startUsed, fmt.Errorf("%w: %w", ErrInternal, err)
+	}
+	_, err = mod.ExportedFunction(startFunction).Call(ctx)
+	return startUsed + g.Used(), err
+}
+
 // outcome classifies how a run ended: it sets res.ExitCode and returns the run's error.
-// Termination causes are read from the executor's and the contexts' state, never from
-// exit codes alone, so a guest cannot fake a timeout by exiting with wazero's reserved
-// codes.
-func (e *Executor) outcome(ctx, runCtx context.Context, res *Result, st *runState, err error) error {
+// Termination causes are read from the executor's and the contexts' state and from the
+// meter, never from exit codes or messages a guest controls, so a guest cannot fake a
+// timeout or an exhausted budget.
+func (e *Executor) outcome(ctx, runCtx context.Context, res *Result, st *runState, budget uint64, err error) error {
 	if err != nil && e.life.Err() != nil {
 		return fmt.Errorf("run module: %w", ErrClosed)
 	}
 	if st.stdout.overflow {
 		return fmt.Errorf("run module: %w: stdout passed the limit of %d bytes", ErrOutputTooLarge, e.cfg.MaxOutputBytes)
 	}
-	if err == nil {
-		return nil
-	}
-	var exit *sys.ExitError
-	if errors.As(err, &exit) {
-		code := exit.ExitCode()
-		stopped := code == sys.ExitCodeDeadlineExceeded || code == sys.ExitCodeContextCanceled
-		switch {
-		case stopped && errors.Is(ctx.Err(), context.Canceled):
-			return fmt.Errorf("run module: %w", context.Cause(ctx))
-		case stopped && runCtx.Err() != nil:
-			return fmt.Errorf("run module: %w after %v: %w", ErrTimeout, res.Duration.Round(time.Millisecond), context.DeadlineExceeded)
+	if err != nil {
+		var exit *sys.ExitError
+		if errors.As(err, &exit) {
+			res.ExitCode, err = exit.ExitCode(), nil // the guest called proc_exit
 		}
-		res.ExitCode = code
-		return nil
 	}
-	if errors.Is(err, ErrInternal) {
+	switch {
+	case err == nil && res.Fuel <= budget:
+		return nil
+	case err == nil || errors.Is(err, meter.ErrOutOfFuel):
+		// A guest may finish a stretch of straight-line code past its budget before the
+		// next check (package meter); the budget is a hard cap all the same.
+		return fmt.Errorf("run module: %w: the budget of %d units is spent", ErrOutOfFuel, budget)
+	case isContextErr(err) && errors.Is(ctx.Err(), context.Canceled):
+		return fmt.Errorf("run module: %w", context.Cause(ctx))
+	case isContextErr(err) && expired(runCtx):
+		return fmt.Errorf("run module: %w after %v: %w", ErrTimeout, res.Duration.Round(time.Millisecond), context.DeadlineExceeded)
+	case errors.Is(err, ErrInternal):
 		return fmt.Errorf("run module: %w", err)
 	}
 	return fmt.Errorf("run module: %w", newTrapError(err))
 }
 
-// instantiate runs the guest; a panic escaping wazero becomes ErrInternal, logged with
-// its stack, so no guest can take the process down.
-func (e *Executor) instantiate(ctx context.Context, compiled wazero.CompiledModule, mc wazero.ModuleConfig) (mod api.Module, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			e.log.Error("wasm run panicked", "panic", r, "stack", string(debug.Stack()))
-			mod, err = nil, fmt.Errorf("%w: %v", ErrInternal, r)
-		}
-	}()
-	return e.runtime.InstantiateModule(ctx, compiled, mc)
+// expired reports whether ctx is done or past its deadline. The meter's yield reads the
+// clock, so it may stop a guest a moment before the context's timer fires.
+func expired(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // newTrapError extracts the one-line reason from a wazero failure: the innermost wrapped

@@ -25,20 +25,21 @@ func TestRunModules(t *testing.T) {
 		out   string
 		stdin []byte
 		exit  uint32
+		fuel  uint64 // golden: the cost table of meter.Version 1 over wasmtest's code
 	}{
-		{name: "hello", wasm: wasmtest.Hello, out: "hello\n"},
-		{name: "echo without args", wasm: wasmtest.EchoArgs, out: "\n"},
-		{name: "echo args", wasm: wasmtest.EchoArgs, in: Input{Args: []string{"a", "bc", "", "d e", "ünï"}}, out: "a bc  d e ünï\n"},
-		{name: "cat", wasm: wasmtest.Cat, in: Input{Stdin: []byte("line\n\x00\xff")}, out: "line\n\x00\xff"},
-		{name: "cat empty stdin", wasm: wasmtest.Cat},
-		{name: "exit 3", wasm: wasmtest.Exit, in: Input{Args: []string{"3"}}, exit: 3},
-		{name: "exit without arg", wasm: wasmtest.Exit},
-		{name: "exit 255", wasm: wasmtest.Exit, in: Input{Args: []string{"255"}}, exit: 255},
+		{name: "hello", wasm: wasmtest.Hello, out: "hello\n", fuel: 10},
+		{name: "echo without args", wasm: wasmtest.EchoArgs, out: "\n", fuel: 103},
+		{name: "echo args", wasm: wasmtest.EchoArgs, in: Input{Args: []string{"a", "bc", "", "d e", "ünï"}}, out: "a bc  d e ünï\n", fuel: 345},
+		{name: "cat", wasm: wasmtest.Cat, in: Input{Stdin: []byte("line\n\x00\xff")}, out: "line\n\x00\xff", fuel: 103},
+		{name: "cat empty stdin", wasm: wasmtest.Cat, fuel: 21},
+		{name: "exit 3", wasm: wasmtest.Exit, in: Input{Args: []string{"3"}}, exit: 3, fuel: 90},
+		{name: "exit without arg", wasm: wasmtest.Exit, fuel: 16},
+		{name: "exit 255", wasm: wasmtest.Exit, in: Input{Args: []string{"255"}}, exit: 255, fuel: 140},
 		// wazero's reserved codes for cancel and deadline, set by the guest itself: a
 		// result, not a timeout.
-		{name: "exit with deadline code", wasm: wasmtest.Exit, in: Input{Args: []string{"4026531839"}}, exit: 0xefffffff},
-		{name: "exit with cancel code", wasm: wasmtest.Exit, in: Input{Args: []string{"4294967295"}}, exit: 0xffffffff},
-		{name: "open file is refused", wasm: wasmtest.OpenFile, exit: 8}, // EBADF: there is no fd 3
+		{name: "exit with deadline code", wasm: wasmtest.Exit, in: Input{Args: []string{"4026531839"}}, exit: 0xefffffff, fuel: 315},
+		{name: "exit with cancel code", wasm: wasmtest.Exit, in: Input{Args: []string{"4294967295"}}, exit: 0xffffffff, fuel: 315},
+		{name: "open file is refused", wasm: wasmtest.OpenFile, exit: 8, fuel: 23}, // EBADF: there is no fd 3
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,8 +51,8 @@ func TestRunModules(t *testing.T) {
 			if string(res.Stdout) != tt.out || res.ExitCode != tt.exit {
 				t.Fatalf("stdout %q exit %d, want %q exit %d", res.Stdout, res.ExitCode, tt.out, tt.exit)
 			}
-			if res.Duration <= 0 || res.Fuel != 0 {
-				t.Fatalf("Duration %v Fuel %d", res.Duration, res.Fuel)
+			if res.Duration <= 0 || res.Fuel != tt.fuel {
+				t.Fatalf("Duration %v Fuel %d, want fuel %d", res.Duration, res.Fuel, tt.fuel)
 			}
 		})
 	}
@@ -78,12 +79,21 @@ func TestHostileModules(t *testing.T) {
 		runErr     error
 		check      func(t *testing.T, res *Result, err error)
 	}{
+		// The default budget (DefaultFuel) outlasts the timeout: the deadline stops it.
 		{name: "infinite loop", wasm: wasmtest.InfiniteLoop, runErr: ErrTimeout, check: func(t *testing.T, res *Result, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("%v does not match context.DeadlineExceeded", err)
 			}
 			if res.Duration < cfg.Timeout {
 				t.Errorf("stopped after %v, before the %v timeout", res.Duration, cfg.Timeout)
+			}
+		}},
+		{name: "infinite loop with a fuel budget", wasm: wasmtest.InfiniteLoop, in: Input{Fuel: 10_000_000}, runErr: ErrOutOfFuel, check: func(t *testing.T, res *Result, err error) {
+			if errors.Is(err, ErrTimeout) || res.Fuel > 10_000_000 {
+				t.Errorf("%v, %d units used: want out of fuel within the budget", err, res.Fuel)
+			}
+			if res.Duration > cfg.Timeout/2 {
+				t.Errorf("took %v: fuel, not the deadline, should stop it", res.Duration)
 			}
 		}},
 		{name: "memory grow", wasm: wasmtest.MemoryGrow, runErr: ErrTrap, check: func(t *testing.T, res *Result, err error) {

@@ -6,7 +6,7 @@
 // A guest sees no file system, environment, network or real clock: the clocks are
 // wazero's fake ones and random bytes come from a ChaCha8 stream seeded by the caller, so
 // a run is a function of (module, arguments, stdin, seed). Every run is bounded in memory
-// pages, wall-clock time and output size, and a compiled module may run on many
+// pages, fuel, wall-clock time and output size, and a compiled module may run on many
 // goroutines at once.
 //
 // Admission is strict because wazero trusts its input: Compile scans a binary's
@@ -14,8 +14,16 @@
 // 16-byte module could make it allocate gigabytes) and bounds tables, which the memory
 // limit does not cover.
 //
+// Every module is metered (package [meter]): at admission it is rewritten to count its
+// own work in fuel units and to stop itself when its budget ([Config.Fuel],
+// [Input.Fuel]) is spent, when its deadline passes or when it is cancelled. A run
+// reports the fuel it used ([Result.Fuel]); the count depends only on the module and
+// its input, so it is billable and part of the result commitment. Metering replaces
+// wazero's WithCloseOnContextDone, which stops guests by exiting to Go at every loop
+// header and made loops up to 100 times slower (docs/metering.md).
+//
 // The node plugs further host modules in through [Config.HostModules] (the agent-to-agent
-// ABI, fuel metering); their names join the import allow-list.
+// ABI); their names join the import allow-list.
 package wasm
 
 import (
@@ -34,6 +42,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/agentnet/agentnode/enclave/wasm/meter"
 )
 
 // Defaults of [Config]; a zero field takes its default.
@@ -44,7 +54,17 @@ const (
 	DefaultMaxStderrBytes  = 4 << 10         // 4 KiB of stderr
 	DefaultMaxModuleBytes  = 4 << 20         // 4 MiB module
 	DefaultCompiledModules = 64              // compiled modules kept in memory
+
+	// DefaultFuel is the fuel budget of a run without its own (Input.Fuel): 10^11 units,
+	// about 25 s of the densest guest code on the project's 2-core machine (a tight loop
+	// burns about 4 million units per ms; Go-compiled code 1-2 million). It is far above
+	// what DefaultTimeout lets a guest spend, so the deadline, not fuel, bounds a run
+	// that sets no budget; a budget is for pricing and for stopping deterministically.
+	DefaultFuel = 100_000_000_000
 )
+
+// MaxFuel is the largest fuel budget a Config or Input may set (2^62 units).
+const MaxFuel = meter.MaxFuel
 
 // maxMemoryPages is WebAssembly's 4 GiB ceiling for a 32-bit memory; wazero panics above it.
 const maxMemoryPages = 65536
@@ -83,18 +103,26 @@ type Config struct {
 	MaxConcurrent int
 
 	// CacheDir, when set, persists compiled machine code across restarts (wazero's file
-	// cache, in a per-version subdirectory). It holds executable code protected only by
-	// a checksum, so it must be private to the node: it is created with mode 0700 and
-	// an existing directory that group or others can access is refused. Default "":
-	// compiled code is cached in memory only.
+	// cache, in a per-version subdirectory) and the metered form of every admitted module
+	// (in agentnet-meter-v<version>/, keyed by the original's SHA-256), so a restart
+	// neither meters nor compiles a module again. It holds executable code protected
+	// only by a checksum, so it must be private to the node: it is created with mode
+	// 0700 and an existing directory that group or others can access is refused.
+	// Default "": compiled code is cached in memory only.
 	CacheDir string
 
 	// CompiledModules is how many compiled modules (keyed by SHA-256) stay in memory; the
 	// least recently used is released once no run uses it. Default 64.
 	CompiledModules int
 
-	// HostModules are instantiated once by New, in order, after WASI; guests may import
-	// the functions they export. Default none.
+	// Fuel is the fuel budget of a run whose Input sets none, in the deterministic units
+	// of package meter (docs/metering.md has the cost table): a run that spends it fails
+	// with ErrOutOfFuel. Default DefaultFuel, which the Timeout meets first; at most
+	// MaxFuel.
+	Fuel uint64
+
+	// HostModules are instantiated once by New, in order, after WASI and the meter's
+	// agentnet_meter module; guests may import the functions they export. Default none.
 	HostModules []HostModule
 
 	// Logger receives compile and run events at debug level and internal failures at
@@ -126,6 +154,9 @@ func (c Config) withDefaults() Config {
 	if c.CompiledModules == 0 {
 		c.CompiledModules = DefaultCompiledModules
 	}
+	if c.Fuel == 0 {
+		c.Fuel = DefaultFuel
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -149,8 +180,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: negative MaxConcurrent %d", ErrInvalidConfig, c.MaxConcurrent)
 	case c.CompiledModules < 0:
 		return fmt.Errorf("%w: negative CompiledModules %d", ErrInvalidConfig, c.CompiledModules)
+	case c.Fuel > MaxFuel:
+		return fmt.Errorf("%w: Fuel %d is over MaxFuel %d", ErrInvalidConfig, c.Fuel, uint64(MaxFuel))
 	}
-	seen := map[string]bool{wasiModule: true}
+	seen := map[string]bool{wasiModule: true, meter.ImportModule: true}
 	for i, h := range c.HostModules {
 		if h == nil {
 			return fmt.Errorf("%w: HostModules[%d] is nil", ErrInvalidConfig, i)
@@ -165,7 +198,7 @@ func (c Config) validate() error {
 }
 
 // HostModule is a module of host functions that guests may import, such as the
-// agent-to-agent ABI ("agentnet") or a fuel meter. New calls Instantiate once, which must
+// agent-to-agent ABI ("agentnet"). New calls Instantiate once, which must
 // instantiate a module called Name in the runtime (typically with
 // r.NewHostModuleBuilder(Name())...Instantiate(ctx)); the functions it exports, with
 // their signatures, join the import allow-list of Compile.
@@ -176,8 +209,8 @@ func (c Config) validate() error {
 // from another goroutine, because its memory returns to a pool when it closes. Views of
 // guest memory (api.Memory.Read) must not outlive the host call.
 type HostModule interface {
-	// Name is the import module name guests use; not empty, not wasi_snapshot_preview1,
-	// unique within a Config.
+	// Name is the import module name guests use; not empty, not wasi_snapshot_preview1
+	// or agentnet_meter, unique within a Config.
 	Name() string
 	// Instantiate defines and instantiates the module in r.
 	Instantiate(ctx context.Context, r wazero.Runtime) error
@@ -186,15 +219,17 @@ type HostModule interface {
 // Executor compiles and runs untrusted WebAssembly under the limits of its [Config]. It
 // is safe for concurrent use; Close it to release compiled code and the runtime.
 type Executor struct {
-	cfg      Config
-	log      *slog.Logger
-	runtime  wazero.Runtime
-	cache    wazero.CompilationCache
-	provided map[string]map[string]api.FunctionDefinition // import allow-list, immutable
-	base     wazero.ModuleConfig                          // immutable per-run defaults
-	sem      chan struct{}                                // one token per running guest
-	states   sync.Pool                                    // *runState
-	memory   memoryPool                                   // guest linear memories
+	cfg     Config
+	log     *slog.Logger
+	runtime wazero.Runtime
+	cache   wazero.CompilationCache
+	// meteredDir holds metered modules under meteredKey, "" without Config.CacheDir.
+	meteredDir string
+	provided   map[string]map[string]api.FunctionDefinition // import allow-list, immutable
+	base       wazero.ModuleConfig                          // immutable per-run defaults
+	sem        chan struct{}                                // one token per running guest
+	states     sync.Pool                                    // *runState
+	memory     memoryPool                                   // guest linear memories
 
 	// life is cancelled by Close: it stops running guests and waiting callers.
 	life     context.Context
@@ -229,14 +264,23 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new executor: %w", err)
 	}
+	var meteredDir string
+	if cfg.CacheDir != "" {
+		meteredDir = meteredDirName(cfg.CacheDir)
+		if err := os.MkdirAll(meteredDir, 0o700); err != nil {
+			return nil, fmt.Errorf("new executor: %w: create metered module dir: %w", ErrInvalidConfig, errors.Join(err, cache.Close(ctx)))
+		}
+	}
 	e := &Executor{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		cache:     cache,
-		sem:       make(chan struct{}, cfg.MaxConcurrent),
-		closeDone: make(chan struct{}),
-		compiling: make(map[[sha256.Size]byte]*compileCall),
-		base:      wazero.NewModuleConfig().WithName("").WithStartFunctions("_start").WithArgs(argv0),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		cache:      cache,
+		meteredDir: meteredDir,
+		sem:        make(chan struct{}, cfg.MaxConcurrent),
+		closeDone:  make(chan struct{}),
+		compiling:  make(map[[sha256.Size]byte]*compileCall),
+		// No start function: Run calls _start itself once the instance has its fuel.
+		base: wazero.NewModuleConfig().WithName("").WithStartFunctions().WithArgs(argv0),
 	}
 	e.states.New = e.newRunState
 	e.life, e.stopLife = context.WithCancel(context.Background())
@@ -258,20 +302,23 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	return e, nil
 }
 
-// runtimeConfig is the one place the wazero engine is configured. Fuel metering (a later
-// issue) replaces WithCloseOnContextDone here.
+// runtimeConfig is the one place the wazero engine is configured. It leaves
+// WithCloseOnContextDone off: every module is metered, and a metered guest checks its
+// context itself (agentnet_meter.yield) about every meter.DefaultYieldInterval units,
+// where wazero's flag would exit to Go at every loop header. No unmetered module ever
+// runs, so there is no legacy path that would need the flag.
 func runtimeConfig(cfg Config, cache wazero.CompilationCache) wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfigCompiler().
 		WithCoreFeatures(api.CoreFeaturesV2).
 		WithMemoryLimitPages(cfg.MemoryPages).
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(false).
 		WithDebugInfoEnabled(false).
 		WithCustomSections(false).
 		WithCompilationCache(cache)
 }
 
-// startRuntime creates the runtime, instantiates WASI and the host modules and records
-// what they export as the import allow-list.
+// startRuntime creates the runtime, instantiates WASI, the meter's host module and the
+// configured host modules, and records what they export as the import allow-list.
 func (e *Executor) startRuntime(ctx context.Context) (err error) {
 	defer func() {
 		if r := recover(); r != nil { // wazero panics where executable memory is unavailable
@@ -283,7 +330,8 @@ func (e *Executor) startRuntime(ctx context.Context) (err error) {
 		return fmt.Errorf("instantiate %s: %w", wasiModule, err)
 	}
 	names := []string{wasiModule}
-	for _, h := range e.cfg.HostModules {
+	hosts := append([]HostModule{meter.NewHostModule()}, e.cfg.HostModules...)
+	for _, h := range hosts {
 		name := h.Name()
 		if err := h.Instantiate(ctx, e.runtime); err != nil {
 			return fmt.Errorf("instantiate host module %s: %w", name, err)

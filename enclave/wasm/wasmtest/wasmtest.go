@@ -52,7 +52,7 @@ var Random []byte
 //go:embed testdata/dump_memory.wasm
 var DumpMemory []byte
 
-// InfiniteLoop spins forever; only the executor's deadline stops it.
+// InfiniteLoop spins forever; only the executor's fuel budget or deadline stops it.
 //
 //go:embed testdata/infinite_loop.wasm
 var InfiniteLoop []byte
