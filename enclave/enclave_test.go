@@ -158,6 +158,9 @@ func TestRunRoundTripVerifies(t *testing.T) {
 	if string(res.Output) != "hello world\n" || res.ExitCode != 0 {
 		t.Fatalf("output %q exit %d", res.Output, res.ExitCode)
 	}
+	if res.Fuel == 0 || r.Fuel != res.Fuel {
+		t.Fatalf("fuel %d in the sealed result, %d in the receipt: want the metered count", res.Fuel, r.Fuel)
+	}
 	tr := enclave.Transcript{SessionID: c.info.ID, RequestID: rid, ModuleHash: sha256.Sum256(wasmtest.EchoArgs), Args: args,
 		Output: res.Output, ExitCode: res.ExitCode, Fuel: res.Fuel, Payment: pay}
 	copy(tr.Salt[:], res.Salt)
@@ -170,10 +173,43 @@ func TestRunRoundTripVerifies(t *testing.T) {
 	if _, err := h.vs.Verify(context.Background(), *r.Evidence, attest.ResultReportData(r.Commitment[:]), attest.DevPolicy()); err != nil {
 		t.Fatalf("result evidence: %v", err)
 	}
+	// The fuel is bound: a count one unit off gives another commitment.
+	tr.Fuel++
+	if tr.Commitment() == r.Commitment {
+		t.Fatal("commitment does not bind the fuel")
+	}
+	tr.Fuel--
 	// The payment is bound: another payer gives another commitment.
 	tr.Payment.Payer = "0xCD"
 	if tr.Commitment() == r.Commitment {
 		t.Fatal("commitment does not bind the payment")
+	}
+}
+
+// TestRunFuelBudget checks that RunOptions.Fuel reaches the executor: the same job
+// runs with a budget of exactly the fuel it needs and fails with ErrOutOfFuel, without
+// a receipt, one unit short.
+func TestRunFuelBudget(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.open(t, seal.X25519)
+	run := func(fuel uint64) (*enclave.Receipt, error) {
+		t.Helper()
+		rid := newID()
+		job, err := h.enc.OpenRequest(context.Background(), c.info.ID, rid, c.sealRequest(t, rid, enclave.ExecPayload{Wasm: wasmtest.EchoArgs, Args: []string{"x"}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.enc.Run(context.Background(), job, enclave.RunOptions{Fuel: fuel})
+	}
+	r, err := run(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := run(r.Fuel); err != nil || again.Fuel != r.Fuel {
+		t.Fatalf("budget of exactly %d units: %v", r.Fuel, err)
+	}
+	if short, err := run(r.Fuel - 1); !errors.Is(err, wasm.ErrOutOfFuel) || short != nil {
+		t.Fatalf("budget one unit short: %+v, %v, want ErrOutOfFuel and no receipt", short, err)
 	}
 }
 

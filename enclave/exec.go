@@ -123,6 +123,10 @@ type RunOptions struct {
 	Payment PaymentRef
 	// Attest attaches fresh evidence over the commitment to the receipt.
 	Attest bool
+	// Fuel is the module's fuel budget (wasm.Input.Fuel): an agent's max_fuel, which
+	// a fuel-priced call paid for up front. 0 means the executor's default. Scripts
+	// have their own step limit and ignore it.
+	Fuel uint64
 }
 
 // Receipt is what a client gets back: the sealed result and the signed
@@ -145,8 +149,9 @@ type Receipt struct {
 }
 
 // Run executes a job once: a second Run of the same request id, concurrent
-// or later, fails with ErrReplay. Execution failures (trap, timeout, output
-// too large) return the executor's error and no receipt.
+// or later, fails with ErrReplay. Execution failures (trap, out of fuel,
+// timeout, output too large) return the executor's error and no receipt. The
+// fuel the module used enters the commitment and the sealed result.
 func (e *Enclave) Run(ctx context.Context, j *Job, opts RunOptions) (*Receipt, error) {
 	if _, err := e.sessions.get(j.session.id); err != nil {
 		return nil, err
@@ -168,7 +173,7 @@ func (e *Enclave) Run(ctx context.Context, j *Job, opts RunOptions) (*Receipt, e
 	if j.kind == KindScript {
 		return e.runScript(ctx, j, &t, opts)
 	}
-	in := wasm.Input{Args: j.payload.Args, Stdin: j.payload.Stdin, Seed: guestSeed(t.Salt, j.request)}
+	in := wasm.Input{Args: j.payload.Args, Stdin: j.payload.Stdin, Seed: guestSeed(t.Salt, j.request), Fuel: opts.Fuel}
 	res, err := e.cfg.Executor.Run(ctx, j.module, in)
 	if errors.Is(err, wasm.ErrModuleEvicted) {
 		// The compiled module left the cache between OpenRequest and Run
