@@ -167,3 +167,65 @@ func TestBridgeSafety(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserCannotDriveATokenlessBridge: a bridge without a token trusts
+// whoever reaches loopback, which includes the web pages its user's
+// browser opens. A page may send "simple" cross-origin requests (text/plain
+// POSTs need no preflight) and, after rebinding its own DNS name to
+// 127.0.0.1, read the answers as same-origin. So a request carrying a
+// foreign Origin is refused before it does anything (deploy an agent, make
+// the node pay for a remote call), and a tokenless bridge answers only to
+// loopback Host names. Both refusals are counted.
+func TestBrowserCannotDriveATokenlessBridge(t *testing.T) {
+	n := nodetest.Start(t, nil)
+	url := n.BridgeURL()
+	csrf := http.Header{"Origin": {"https://evil.example"}, "Content-Type": {"text/plain"}}
+	for _, r := range everyRoute(n.PeerID()) {
+		resp, body := do(t, r[0], url+r[1], csrf, `{"agent":"echo"}`)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, `"code":"forbidden_origin"`) {
+			t.Errorf("%s %s from a foreign origin: %d %s", r[0], r[1], resp.StatusCode, body)
+		}
+		noCORS(t, r[1], resp)
+	}
+	// DNS rebinding: the page's own name now points at 127.0.0.1.
+	for _, host := range []string{"evil.example", "evil.example:3000", "127.0.0.1.evil.example"} {
+		req, _ := http.NewRequest(http.MethodGet, url+"/v1/node", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest || !strings.Contains(string(b), `"code":"misdirected_request"`) {
+			t.Errorf("Host %s: %d %s", host, resp.StatusCode, b)
+		}
+	}
+	// Local programs send no Origin (or the bridge's own) and a loopback Host.
+	for _, origin := range []string{"", url} {
+		hdr := http.Header{}
+		if origin != "" {
+			hdr.Set("Origin", origin)
+		}
+		if resp, body := do(t, "GET", url+"/v1/node", hdr, ""); resp.StatusCode != 200 {
+			t.Errorf("origin %q: %d %s", origin, resp.StatusCode, body)
+		}
+	}
+	for _, host := range []string{"localhost", "127.0.0.1"} {
+		req, _ := http.NewRequest(http.MethodGet, url+"/v1/node", nil)
+		req.Host = host + ":1"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("Host %s: %d", host, resp.StatusCode)
+		}
+	}
+	body := get(t, url+"/metrics")
+	if metric(body, `agentnode_http_rejected_total{reason="origin"}`) != float64(len(everyRoute(n.PeerID()))) ||
+		metric(body, `agentnode_http_rejected_total{reason="host"}`) != 3 {
+		t.Fatalf("refusals not counted:\n%s", grep(body, "rejected"))
+	}
+}

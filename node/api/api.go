@@ -130,4 +130,9 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnauthorized     = "unauthorized"
 	CodeInternal         = "internal"
+	// CodeForbiddenOrigin: a browser request from another origin (403).
+	CodeForbiddenOrigin = "forbidden_origin"
+	// CodeMisdirected: a tokenless bridge asked under a name that is not
+	// loopback, as DNS rebinding does (421).
+	CodeMisdirected = "misdirected_request"
 )

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,23 +17,51 @@ import (
 	"github.com/agentnet/agentnode/node/api"
 )
 
-// guard applies the bridge-wide checks before routing: the bearer token
-// and the per-IP rate limit. /healthz stays open so that a supervisor can
-// probe a node without its token.
+// guard applies the bridge-wide checks before routing: browsers kept out,
+// the bearer token, the per-IP rate limit. /healthz stays open so that a
+// supervisor can probe a node without its token.
+//
+// Browsers: any web page its user opens can reach a loopback bridge. It
+// may send cross-origin requests that need no preflight (a text/plain
+// POST), and, once its own DNS name resolves to 127.0.0.1, read the
+// answers as same-origin. The bridge is for local programs, which send no
+// Origin: a request whose Origin is not the bridge itself is refused, and a
+// bridge without a token answers only to a loopback Host name.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// One request id from here on: the client's, or a new one that
+		// the handlers then see as the client's.
+		id := requestID(r)
+		r.Header.Set("X-Request-Id", id)
+		w.Header().Set("X-Request-Id", id)
 		if r.URL.Path == "/healthz" {
 			next.ServeHTTP(w, r)
 			return
 		}
+		refuse := func(reason string) {
+			s.metrics.rejected.WithLabelValues(reason).Inc()
+			s.log.Debug("request refused", "request_id", id, "reason", reason, "method", r.Method, "path", r.URL.Path, "remote", clientIP(r))
+		}
+		if s.cfg.APIToken == "" && !loopbackHost(r.Host) {
+			refuse("host")
+			writeJSON(w, http.StatusMisdirectedRequest, api.Error{Error: api.ErrorDetail{Code: api.CodeMisdirected,
+				Message: "this bridge has no api_token and answers only to a loopback host name (127.0.0.1, [::1], localhost)"}})
+			return
+		}
+		if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(origin, r.Host) {
+			refuse("origin")
+			writeJSON(w, http.StatusForbidden, api.Error{Error: api.ErrorDetail{Code: api.CodeForbiddenOrigin,
+				Message: "requests from web pages of other origins are refused: the bridge serves local programs, which send no Origin"}})
+			return
+		}
 		if s.cfg.APIToken != "" && !validToken(r.Header.Get("Authorization"), s.cfg.APIToken) {
-			s.metrics.rejected.WithLabelValues("unauthorized").Inc()
+			refuse("unauthorized")
 			writeJSON(w, http.StatusUnauthorized, api.Error{Error: api.ErrorDetail{Code: api.CodeUnauthorized,
 				Message: "this bridge needs Authorization: Bearer <api_token>"}})
 			return
 		}
 		if s.limiter != nil && !s.limiter.allow(clientIP(r)) {
-			s.metrics.rejected.WithLabelValues("rate_limit").Inc()
+			refuse("rate_limit")
 			w.Header().Set("Retry-After", "1")
 			writeJSON(w, http.StatusTooManyRequests, api.Error{Error: api.ErrorDetail{Code: api.CodeRateLimited,
 				Message: "too many requests from this address; retry after a second"}})
@@ -47,6 +76,28 @@ func (s *Server) guard(next http.Handler) http.Handler {
 func validToken(header, token string) bool {
 	got, ok := strings.CutPrefix(header, "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+}
+
+// loopbackHost reports whether a Host header names this machine's
+// loopback interface.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// sameOrigin reports whether an Origin header names the bridge itself (a
+// page the bridge served, such as its status page).
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Host, host)
 }
 
 func clientIP(r *http.Request) string {

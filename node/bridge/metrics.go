@@ -34,7 +34,7 @@ func newMetrics(reg *prometheus.Registry, enc *enclave.Enclave) (*metrics, error
 			Name: "agentnode_sessions_created_total", Help: "Sessions opened.",
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "agentnode_http_rejected_total", Help: "Requests refused before routing or execution, by reason (unauthorized, rate_limit, overload).",
+			Name: "agentnode_http_rejected_total", Help: "Requests refused before routing or execution, by reason (unauthorized, rate_limit, overload, origin, host).",
 		}, []string{"reason"}),
 	}
 	live := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
