@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		env.LoadStart, env.Date = "not recorded", fileTime(*from)
 	} else {
 		start := time.Now()
-		rawOut, env.TS, env.Problems = measure(ctx, root, *goCmd, selectSuites(re, *count), *ts, *tsRuns, stderr)
+		rawOut, env.TS, env.Timings, env.Problems = measure(ctx, root, *goCmd, selectSuites(re, *count), *ts, *tsRuns, stderr)
 		env.Took = time.Since(start)
 		if *raw != "" {
 			if err := writeFile(*raw, rawOut); err != nil {
@@ -143,18 +143,22 @@ func selectSuites(re *regexp.Regexp, count int) []Suite {
 
 // measure builds and runs the suites and, where the plan says, the
 // TypeScript stack. It returns the raw output, how the TS baseline was
-// obtained, and the problems met (a failed suite does not stop the rest).
-func measure(ctx context.Context, root, goCmd string, plan []Suite, ts bool, tsRuns int, log io.Writer) ([]byte, string, []string) {
-	var problems []string
+// obtained, each suite's run time, and the problems met (a failed suite
+// does not stop the rest).
+func measure(ctx context.Context, root, goCmd string, plan []Suite, ts bool, tsRuns int, log io.Writer) ([]byte, string, []Timing, []string) {
+	var (
+		problems []string
+		timings  []Timing
+	)
 	bin, err := os.MkdirTemp("", "benchtable-")
 	if err != nil {
-		return nil, "", []string{err.Error()}
+		return nil, "", nil, []string{err.Error()}
 	}
 	defer os.RemoveAll(bin)
 	var raw bytes.Buffer
 	r := Runner{Go: goCmd, Root: root, Bin: bin, Raw: &raw, Log: log}
 	if err := r.Build(ctx, plan); err != nil {
-		return nil, "", []string{err.Error()}
+		return nil, "", nil, []string{err.Error()}
 	}
 	tsNote := "not measured (no suite of this run needs it)"
 	for _, s := range plan {
@@ -163,13 +167,17 @@ func measure(ctx context.Context, root, goCmd string, plan []Suite, ts bool, tsR
 			break
 		}
 		if s.TS {
+			start := time.Now()
 			tsNote = measureTS(ctx, TSStack{Go: goCmd, Root: root, Bin: bin, Runs: tsRuns, Requests: 200, Log: log}, ts, &raw, &problems)
+			timings = append(timings, Timing{Suite: Suite{Pkg: "interop/bench-ts.mjs", Bench: "official TypeScript x402 stack", Count: tsRuns}, Took: time.Since(start)})
 		}
+		start := time.Now()
 		if err := r.Run(ctx, s); err != nil {
 			problems = append(problems, err.Error())
 		}
+		timings = append(timings, Timing{Suite: s, Took: time.Since(start)})
 	}
-	return raw.Bytes(), tsNote, problems
+	return raw.Bytes(), tsNote, timings, problems
 }
 
 // measureTS runs the TypeScript stack into raw and says what happened.

@@ -30,9 +30,9 @@ const tsNotesRate = 37
 
 // suites is the run plan.
 var suites = []Suite{
-	{Pkg: "./enclave/wasm", Bench: "^BenchmarkExecHello$", Benchtime: "20000x", Count: 6},
+	{Pkg: "./enclave/wasm", Bench: "^BenchmarkExecHello$", Benchtime: "50000x", Count: 6},
 	{Pkg: "./enclave/wasm", Bench: "^(BenchmarkExecHelloParallel|BenchmarkCompileHit|BenchmarkScanManyFuncs)$", Benchtime: "200ms", Count: 1},
-	{Pkg: "./enclave/wasm/meter", Bench: "^BenchmarkMeter$", Benchtime: "5x", Count: 6},
+	{Pkg: "./enclave/wasm/meter", Bench: "^BenchmarkMeter$", Benchtime: "200ms", Count: 6},
 	{Pkg: "./enclave/wasm/meter", Bench: "^BenchmarkOutOfFuel$", Benchtime: "10x", Count: 6},
 	{Pkg: "./enclave/wasm/meter", Bench: "^(BenchmarkInstrument|BenchmarkCompile)$", Benchtime: "2x", Count: 1},
 	{Pkg: "./enclave/seal", Bench: ".", Benchtime: "2000x", Count: 1},
@@ -42,6 +42,7 @@ var suites = []Suite{
 	{Pkg: "./node", Bench: "^BenchmarkRemoteCall$", Benchtime: "400x", Count: 6},
 	{Pkg: "./node", Bench: "^BenchmarkSearch$", Benchtime: "100x", Count: 6},
 	{Pkg: "./node", Bench: "^BenchmarkPaidExec$", Benchtime: "300x", Count: 6, TS: true},
+	{Pkg: "./node", Bench: "^BenchmarkPaidStages$", Benchtime: "300x", Count: 3},
 	{Pkg: "./node", Bench: "^(BenchmarkLedgerPath|BenchmarkAgentCall)$", Benchtime: "100x", Count: 1},
 	{Pkg: "./x402/policy", Bench: ".", Benchtime: "20000x", Count: 6},
 	{Pkg: "./x402/evm", Bench: "^BenchmarkVerifyPayment", Benchtime: "2000x", Count: 6},
@@ -100,7 +101,27 @@ var rows = slices.Concat([]Row{
 	{Name: "PaidExec, 4 clients, settlement p50", Key: "node:PaidExec/paid/clients=4", Unit: "settle-p50-ms"},
 	{Name: "PaidExec, 32 clients, vs unpaid encrypted", Key: "node:PaidExec/paid/clients=32", Unit: "req/s", Baseline: "node:PaidExec/unpaid/clients=32"},
 	{Name: "PaidExec, 32 clients, settlement p50", Key: "node:PaidExec/paid/clients=32", Unit: "settle-p50-ms"},
-}, meterRows())
+}, stageRows(), meterRows())
+
+// stageRows break a paid request at 4 clients down by stage
+// (BenchmarkPaidStages: medians of the runtime/trace regions of the paid
+// path), for the record: no targets.
+func stageRows() []Row {
+	var out []Row
+	for _, st := range []struct{ name, unit string }{
+		{"request (client to client)", "p50-ms"},
+		{"verify (signature + eth_call batch)", "verify-ms"},
+		{"reserve (ledger, on disk)", "reserve-ms"},
+		{"run (execute, commit, sign, seal)", "run-ms"},
+		{"record executed (ledger, on disk)", "executed-ms"},
+		{"settle (check + send + receipt)", "settle-ms"},
+		{"settle: wait for block and receipt", "settle-receipt-ms"},
+		{"chain: seal one block", "chain-seal-ms"},
+	} {
+		out = append(out, Row{Name: "PaidStages: " + st.name, Key: "node:PaidStages", Unit: st.unit})
+	}
+	return out
+}
 
 // meterWorkloads are issue 8's four workloads: metered must beat the
 // unmetered module stopped by WithCloseOnContextDone on each, and stay

@@ -23,6 +23,14 @@ type Env struct {
 	TS string
 	// Problems are suites that failed and other things a reader must know.
 	Problems []string
+	// Timings are how long each suite ran, builds excluded.
+	Timings []Timing
+}
+
+// Timing is the run time of one suite.
+type Timing struct {
+	Suite Suite
+	Took  time.Duration
 }
 
 // Render writes the whole report: header, the checked table, every other
@@ -136,6 +144,14 @@ func Render(w io.Writer, env Env, lines []Line, rs *Results) {
 		for _, n := range notes {
 			fmt.Fprintf(w, "- %s\n", n)
 		}
+	}
+	if len(env.Timings) > 0 {
+		fmt.Fprintf(w, "\n## Run plan\n\n")
+		rt := newTable("package", "-bench", "-benchtime", "-count", "took")
+		for _, t := range env.Timings {
+			rt.add(t.Suite.Pkg, "`"+t.Suite.Bench+"`", t.Suite.Benchtime, fmt.Sprint(t.Suite.Count), t.Took.Round(100*time.Millisecond).String())
+		}
+		rt.write(w)
 	}
 }
 
