@@ -102,3 +102,20 @@ func TestRunFixtureModule(t *testing.T) {
 		t.Fatalf("FuzzBroken: %+v", bad)
 	}
 }
+
+func TestIsDeadlineRace(t *testing.T) {
+	race := "fuzz: elapsed: 20s, execs: 5 (0/sec)\n--- FAIL: FuzzAnalyze (20.30s)\n    context deadline exceeded\nFAIL\nexit status 1\n"
+	if !IsDeadlineRace(race) {
+		t.Fatal("the bare deadline failure was not recognised")
+	}
+	for _, out := range []string{
+		"--- FAIL: FuzzX (1.00s)\n    x_test.go:3: wrong\nFAIL\n",
+		"--- FAIL: FuzzX (20.30s)\n    context deadline exceeded\nFAIL\n    Failing input written to testdata/fuzz/FuzzX/1\n",
+		"--- FAIL: FuzzX (20.30s)\n    context deadline exceeded\nFAIL\npanic: boom\n",
+		"--- FAIL: FuzzX (20.30s)\n    fuzzing process hung or terminated unexpectedly: context deadline exceeded\nFAIL\n",
+	} {
+		if IsDeadlineRace(out) {
+			t.Errorf("taken for the race: %q", out)
+		}
+	}
+}

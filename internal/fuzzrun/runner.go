@@ -21,6 +21,10 @@ type Runner struct {
 	FuzzTime time.Duration
 	// Workers is go test -parallel: fuzzing processes per target.
 	Workers int
+	// MinimizeTime bounds the minimization of each new input (go test
+	// -fuzzminimizetime); zero keeps go test's default (60 s), which can
+	// spend most of a short run minimizing corpus entries of a slow target.
+	MinimizeTime time.Duration
 	// Log, when set, receives go test's output as it comes.
 	Log io.Writer
 }
@@ -36,6 +40,11 @@ type Result struct {
 	Crasher string
 	// Err is nil when the target ran for its time without failing.
 	Err error
+	// DeadlineRace is set when go test failed with nothing but "context
+	// deadline exceeded" at the end of the fuzz time and wrote no failing
+	// input: the coordinator race of go.dev/issue/75804 (fixed in Go
+	// 1.27), not a finding. Err is nil then.
+	DeadlineRace bool
 	// Tail is the end of go test's output, kept for a failure report.
 	Tail string
 }
@@ -50,7 +59,11 @@ func (r Runner) Run(ctx context.Context, t Target) Result {
 	defer cancel()
 	args := []string{"test", "-run", "^$", "-fuzz", "^" + t.Name + "$",
 		"-fuzztime", r.FuzzTime.String(), "-parallel", strconv.Itoa(r.Workers),
-		"-timeout", (r.FuzzTime + compileSlack).String(), "."}
+		"-timeout", (r.FuzzTime + compileSlack).String()}
+	if r.MinimizeTime > 0 {
+		args = append(args, "-fuzzminimizetime", r.MinimizeTime.String())
+	}
+	args = append(args, ".")
 	cmd := exec.CommandContext(ctx, r.Go, args...)
 	cmd.Dir = t.Dir
 	var out bytes.Buffer
@@ -67,6 +80,8 @@ func (r Runner) Run(ctx context.Context, t Target) Result {
 	switch {
 	case ctx.Err() != nil:
 		res.Err = fmt.Errorf("go test %s: %w", t, ctx.Err())
+	case err != nil && res.Crasher == "" && IsDeadlineRace(out.String()):
+		res.DeadlineRace = true
 	case err != nil:
 		res.Err = fmt.Errorf("go test %s: %w", t, err)
 	case res.Execs == 0:
@@ -96,6 +111,18 @@ func LastStatus(out string) (execs int64, elapsed time.Duration, ok bool) {
 		return 0, 0, false
 	}
 	return n, d, true
+}
+
+// deadlineRace matches the whole failure report of the coordinator race
+// of go.dev/issue/75804: the target fails with the bare error of the
+// fuzz time's context and nothing else.
+var deadlineRace = regexp.MustCompile(`(?m)^--- FAIL: Fuzz\w* \([0-9.]+s\)\n\s+context deadline exceeded\n(FAIL|exit status)`)
+
+// IsDeadlineRace reports whether go test's output is the coordinator
+// race's failure and nothing else: no failing input, no panic, no
+// message of the target.
+func IsDeadlineRace(out string) bool {
+	return deadlineRace.MatchString(out) && !strings.Contains(out, "Failing input written") && !strings.Contains(out, "panic:")
 }
 
 // crasherLine matches "Failing input written to testdata/fuzz/FuzzX/abc".
@@ -128,6 +155,8 @@ func WriteTable(w io.Writer, results []Result) {
 		}
 		status := "ok"
 		switch {
+		case r.DeadlineRace:
+			status = "ok (stopped by go.dev/issue/75804)"
 		case r.Crasher != "":
 			status = "FAIL: " + r.Crasher
 		case r.Err != nil:
