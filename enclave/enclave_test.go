@@ -386,3 +386,49 @@ func TestCommitmentGolden(t *testing.T) {
 		t.Fatalf("commitment = %s, want %s", h, want)
 	}
 }
+
+// TestGuestSeedReproducesRun re-runs a result from its receipt alone: the
+// seed GuestSeed derives from the result's salt and request id gives the
+// same output (here random bytes) and the same fuel on another executor.
+func TestGuestSeedReproducesRun(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.open(t, seal.X25519)
+	rid := newID()
+	job, err := h.enc.OpenRequest(context.Background(), c.info.ID, rid, c.sealRequest(t, rid, enclave.ExecPayload{Wasm: wasmtest.Random}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := h.enc.Run(context.Background(), job, enclave.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := seal.Open(c.key, []byte(enclave.InfoResult), enclave.MessageAAD(c.info.ID, rid), r.SealedResult)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res enclave.ResultPayload
+	if err := json.Unmarshal(pt, &res); err != nil {
+		t.Fatal(err)
+	}
+	var salt [32]byte
+	copy(salt[:], res.Salt)
+	other, err := wasm.New(context.Background(), wasm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.Background())
+	m, err := other.Compile(context.Background(), wasmtest.Random)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := other.Run(context.Background(), m, wasm.Input{Seed: enclave.GuestSeed(salt, rid)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Stdout, res.Output) || again.Fuel != res.Fuel || len(res.Output) != 32 {
+		t.Fatalf("re-run: output %x fuel %d, the result had %x and %d", again.Stdout, again.Fuel, res.Output, res.Fuel)
+	}
+	if diff, _ := other.Run(context.Background(), m, wasm.Input{Seed: enclave.GuestSeed(salt, newID())}); bytes.Equal(diff.Stdout, res.Output) {
+		t.Fatal("another request id gives the same random bytes")
+	}
+}

@@ -173,7 +173,7 @@ func (e *Enclave) Run(ctx context.Context, j *Job, opts RunOptions) (*Receipt, e
 	if j.kind == KindScript {
 		return e.runScript(ctx, j, &t, opts)
 	}
-	in := wasm.Input{Args: j.payload.Args, Stdin: j.payload.Stdin, Seed: guestSeed(t.Salt, j.request), Fuel: opts.Fuel}
+	in := wasm.Input{Args: j.payload.Args, Stdin: j.payload.Stdin, Seed: GuestSeed(t.Salt, j.request), Fuel: opts.Fuel}
 	res, err := e.cfg.Executor.Run(ctx, j.module, in)
 	if errors.Is(err, wasm.ErrModuleEvicted) {
 		// The compiled module left the cache between OpenRequest and Run
@@ -234,10 +234,14 @@ func (e *Enclave) seal(ctx context.Context, j *Job, t *Transcript, stderr []byte
 	return r, nil
 }
 
-// guestSeed derives the guest's random seed. It is deterministic (a result
-// can be reproduced) but, because the salt stays inside the sealed result,
-// nobody but the client can predict it.
-func guestSeed(salt [32]byte, request ID) [32]byte {
+// GuestSeed derives the seed of a guest's random source (wasm.Input.Seed)
+// from a result's salt and its request id. Nobody but the client, who alone
+// learns the salt, can predict it; with it anyone holding the receipt can
+// run the module again and get the same output and the same fuel (a Go
+// guest's fuel depends on its random bytes, which seed the runtime's hash
+// functions, so two calls with the same input differ slightly in fuel, and
+// each reproduces exactly).
+func GuestSeed(salt [32]byte, request ID) [32]byte {
 	h := sha256.New()
 	h.Write([]byte("agentnet/guest-seed/v1"))
 	h.Write(salt[:])

@@ -55,12 +55,13 @@ const (
 	DefaultMaxModuleBytes  = 4 << 20         // 4 MiB module
 	DefaultCompiledModules = 64              // compiled modules kept in memory
 
-	// DefaultFuel is the fuel budget of a run without its own (Input.Fuel): 10^11 units,
-	// about 25 s of the densest guest code on the project's 2-core machine (a tight loop
-	// burns about 4 million units per ms; Go-compiled code 1-2 million). It is far above
-	// what DefaultTimeout lets a guest spend, so the deadline, not fuel, bounds a run
-	// that sets no budget; a budget is for pricing and for stopping deterministically.
-	DefaultFuel = 100_000_000_000
+	// DefaultFuel is the fuel budget of a run without its own (Input.Fuel): 10^12 units.
+	// On the project's 2-core machine a guest burns at most about 7 million units per
+	// ms (Go-compiled agents 4-7 million, a tight loop about 4 million), so 10^12 units
+	// take well over two minutes: the deadline (DefaultTimeout), not fuel, bounds a run
+	// that sets no budget. A budget is for pricing and for stopping deterministically;
+	// a node whose Timeout is minutes long should set Config.Fuel too.
+	DefaultFuel = 1_000_000_000_000
 )
 
 // MaxFuel is the largest fuel budget a Config or Input may set (2^62 units).
