@@ -36,17 +36,18 @@ func (n *Node) openAgents(ctx context.Context) (*agentstore.Store, error) {
 // on its calls; on a node not configured for payments, running it for
 // free would give it away.
 func (n *Node) admitAgent(m *agentstore.Manifest) error {
-	if m.Price > 0 && !n.cfg.TakesPayments() {
-		return fmt.Errorf("price %d needs x402 payments, which this node does not take (see docs/x402.md); set price = 0", m.Price)
+	if p := m.CallPrice(); p > 0 && !n.cfg.TakesPayments() {
+		return fmt.Errorf("price %d (price plus max_fuel at price_per_mfuel) needs x402 payments, which this node does not take (see docs/x402.md); set price = 0 and price_per_mfuel = 0", p)
 	}
 	return nil
 }
 
 // template is the card template of a deployed agent; a priced agent's
-// card names the token, network and recipient of its payments.
+// card names the token, network and recipient of its payments. The amount
+// is the price of a call, fuel cap included: what the 402 will ask.
 func (n *Node) template(a agentstore.Agent) card.Template {
 	price := card.Price{Amount: a.PriceAmount()}
-	if n.pay != nil && n.pay.chain != nil && a.Price > 0 {
+	if n.pay != nil && n.pay.chain != nil && a.CallPrice() > 0 {
 		price.Asset, price.Network, price.PayTo = n.pay.chain.asset.Address.Hex(), string(n.pay.chain.asset.Network), n.pay.chain.payTo.Hex()
 	}
 	return card.Template{
@@ -149,6 +150,7 @@ func (n *Node) agentView(a agentstore.Agent) api.Agent {
 	if t := a.Limits.Timeout.Duration; t > 0 {
 		out.Timeout = t.String()
 	}
+	out.MaxFuel, out.PricePerMFuel = a.MaxFuel, a.PricePerMFuel
 	if !a.Deployed {
 		return out
 	}
@@ -182,3 +184,5 @@ func (a agentsAPI) Withdraw(ctx context.Context, name string) (api.Agent, bool, 
 }
 
 func (a agentsAPI) RunTimeout(name string) time.Duration { return a.n.agents.Timeout(name) }
+
+func (a agentsAPI) RunFuel(name string) uint64 { return a.n.agents.Fuel(name) }

@@ -234,7 +234,9 @@ func (n *Node) closePayments() error {
 	return n.pay.close()
 }
 
-// agentPrice returns a deployed agent's manifest price.
+// agentPrice returns the price of a call of a deployed agent: its manifest
+// price plus its fuel cap at its fuel price (Manifest.CallPrice), known
+// before the run, so the 402 asks for the whole amount up front.
 func (n *Node) agentPrice(name string) (uint64, bool) {
 	if n.agents == nil {
 		return 0, false
@@ -243,7 +245,7 @@ func (n *Node) agentPrice(name string) (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return a.Price, true
+	return a.CallPrice(), true
 }
 
 func facilitatorKind(cfg *PaymentConfig) string {

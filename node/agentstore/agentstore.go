@@ -205,6 +205,17 @@ func (s *Store) Timeout(name string) time.Duration {
 	return 0
 }
 
+// Fuel returns a deployed agent's fuel budget per run (max_fuel); zero
+// means the executor's default.
+func (s *Store) Fuel(name string) uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if a, ok := s.agents[name]; ok && a.Deployed {
+		return a.MaxFuel
+	}
+	return 0
+}
+
 // ResolveAgent returns the compiled module of a deployed agent; it
 // implements enclave.AgentResolver. Compiling hits the executor's cache
 // unless the module was evicted, in which case it is compiled again.

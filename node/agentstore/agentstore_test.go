@@ -83,7 +83,7 @@ func names(as []agentstore.Agent) []string {
 func TestOpenLoadsAppPath(t *testing.T) {
 	dir, e := t.TempDir(), newExecutor(t)
 	writeAgent(t, dir, "echo", manifest("echo", "prints its arguments"), wasmtest.EchoArgs)
-	writeAgent(t, dir, "hello", []byte("name = \"hello\"\ndescription = \"greets\"\n[limits]\ntimeout = \"1s\""), wasmtest.Hello)
+	writeAgent(t, dir, "hello", []byte("name = \"hello\"\ndescription = \"greets\"\nmax_fuel = 5000\n[limits]\ntimeout = \"1s\""), wasmtest.Hello)
 	if err := os.WriteFile(filepath.Join(dir, "README"), []byte("not an agent"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +100,9 @@ func TestOpenLoadsAppPath(t *testing.T) {
 	}
 	if s.Timeout("hello") != time.Second || s.Timeout("echo") != 0 {
 		t.Fatalf("timeouts %v %v", s.Timeout("hello"), s.Timeout("echo"))
+	}
+	if s.Fuel("hello") != 5000 || s.Fuel("echo") != 0 || s.Fuel("nobody") != 0 {
+		t.Fatalf("fuel budgets %d %d %d", s.Fuel("hello"), s.Fuel("echo"), s.Fuel("nobody"))
 	}
 	if _, err := s.ResolveAgent(context.Background(), "nobody"); !errors.Is(err, enclave.ErrUnknownAgent) {
 		t.Fatalf("resolve unknown: %v", err)

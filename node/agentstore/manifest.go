@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/agentnet/agentnode/enclave/wasm"
 	"github.com/agentnet/agentnode/p2p/card"
 )
 
@@ -34,9 +36,20 @@ type Manifest struct {
 	// Tags are extra search terms, at most card.MaxTags of at most
 	// card.MaxTagLen bytes each.
 	Tags []string `toml:"tags,omitempty"`
-	// Price is the price of one call in the payment token's atomic units;
-	// 0 means free.
+	// Price is the base price of one call in the payment token's atomic
+	// units; 0 means free. A call costs CallPrice: this plus the price of
+	// max_fuel at price_per_mfuel.
 	Price uint64 `toml:"price"`
+	// PricePerMFuel prices the agent's work: atomic units per million fuel
+	// units (docs/metering.md), charged for the whole of MaxFuel up front,
+	// before the run (x402 settles one amount, agreed before the work).
+	// Needs MaxFuel. 0: the price does not depend on fuel.
+	PricePerMFuel uint64 `toml:"price_per_mfuel,omitzero"`
+	// MaxFuel is the fuel budget of one run, exactly: a run that needs
+	// more fails with out_of_fuel (and is paid for, the work having been
+	// done). At most wasm.MaxFuel. 0: the node's budget, which its
+	// timeout meets first.
+	MaxFuel uint64 `toml:"max_fuel,omitzero"`
 	// Budget is the most one run of the agent may pay, in total, for the
 	// agents it calls through the agentnet host functions (docs/abi.md),
 	// in the same atomic units; every such payment also passes the node's
@@ -113,8 +126,17 @@ func (m *Manifest) Validate() error {
 		return fail("price %d does not fit TOML's integers", m.Price)
 	case m.Budget > math.MaxInt64:
 		return fail("budget %d does not fit TOML's integers", m.Budget)
+	case m.MaxFuel > wasm.MaxFuel:
+		return fail("max_fuel %d is over the executor's maximum %d", m.MaxFuel, uint64(wasm.MaxFuel))
+	case m.PricePerMFuel > math.MaxInt64:
+		return fail("price_per_mfuel %d does not fit TOML's integers", m.PricePerMFuel)
+	case m.PricePerMFuel > 0 && m.MaxFuel == 0:
+		return fail("price_per_mfuel needs max_fuel: a call pays for its fuel cap up front")
 	case m.Limits.Timeout.Duration < 0:
 		return fail("limits.timeout %s is negative", m.Limits.Timeout)
+	}
+	if _, ok := m.callPrice(); !ok {
+		return fail("price %d plus max_fuel %d at price_per_mfuel %d does not fit TOML's integers", m.Price, m.MaxFuel, m.PricePerMFuel)
 	}
 	for i, t := range m.Tags {
 		if t == "" || len(t) > card.MaxTagLen || !utf8.ValidString(t) || strings.ContainsFunc(t, badTextRune) {
@@ -130,8 +152,44 @@ func (m *Manifest) Validate() error {
 // badTextRune reports control characters other than tab and newline.
 func badTextRune(r rune) bool { return (r < 0x20 && r != '\t' && r != '\n') || r == 0x7f }
 
-// PriceAmount returns the price as the decimal string cards carry.
-func (m *Manifest) PriceAmount() string { return strconv.FormatUint(m.Price, 10) }
+// FuelPrice returns the price of MaxFuel at PricePerMFuel, rounded up:
+// ceil(max_fuel × price_per_mfuel / 10^6). It is 0 for an agent not priced
+// by fuel, and saturates at MaxUint64 for a manifest that would not validate.
+func (m *Manifest) FuelPrice() uint64 {
+	hi, lo := bits.Mul64(m.MaxFuel, m.PricePerMFuel)
+	if hi >= unitsPerMFuel {
+		return math.MaxUint64
+	}
+	q, r := bits.Div64(hi, lo, unitsPerMFuel)
+	if r != 0 {
+		q++ // a fraction of an atomic unit is charged as a whole one
+	}
+	return q
+}
+
+// unitsPerMFuel is the fuel price_per_mfuel prices.
+const unitsPerMFuel = 1_000_000
+
+// CallPrice returns what one call costs, in the token's atomic units: Price
+// plus FuelPrice. It is the amount of the x402 requirements, computed before
+// the run, and the price the agent's card advertises. Validate guarantees it
+// fits an int64.
+func (m *Manifest) CallPrice() uint64 {
+	p, _ := m.callPrice()
+	return p
+}
+
+func (m *Manifest) callPrice() (uint64, bool) {
+	fuel := m.FuelPrice()
+	total, carry := bits.Add64(m.Price, fuel, 0)
+	if carry != 0 || total > math.MaxInt64 {
+		return math.MaxUint64, false
+	}
+	return total, true
+}
+
+// PriceAmount returns CallPrice as the decimal string cards carry.
+func (m *Manifest) PriceAmount() string { return strconv.FormatUint(m.CallPrice(), 10) }
 
 // Encode returns the manifest as TOML, in the form ParseManifest reads.
 func (m *Manifest) Encode() ([]byte, error) {
@@ -145,5 +203,6 @@ func (m *Manifest) Encode() ([]byte, error) {
 // equal reports whether two manifests say the same.
 func (m *Manifest) equal(o *Manifest) bool {
 	return m.Name == o.Name && m.Description == o.Description && slices.Equal(m.Tags, o.Tags) &&
-		m.Price == o.Price && m.Budget == o.Budget && m.Limits == o.Limits
+		m.Price == o.Price && m.PricePerMFuel == o.PricePerMFuel && m.MaxFuel == o.MaxFuel &&
+		m.Budget == o.Budget && m.Limits == o.Limits
 }

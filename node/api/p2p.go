@@ -31,7 +31,8 @@ type Agent struct {
 	Description string   `json:"description"`
 	Tags        []string `json:"tags"`
 	// Price is the price of a call in the payment token's atomic units, a
-	// decimal string; "0" is free.
+	// decimal string; "0" is free. For an agent priced by fuel it includes
+	// MaxFuel at PricePerMFuel, paid up front.
 	Price        string `json:"price"`
 	ModuleSHA256 string `json:"module_sha256"`
 	ModuleSize   int    `json:"module_size"`
@@ -39,6 +40,12 @@ type Agent struct {
 	Status string `json:"status"`
 	// Timeout is the agent's own execution limit, when it has one.
 	Timeout string `json:"timeout,omitempty"`
+	// MaxFuel is the agent's fuel budget per run (agent.toml max_fuel), when
+	// it has one.
+	MaxFuel uint64 `json:"max_fuel,omitempty"`
+	// PricePerMFuel is the agent's price per million fuel units, when it is
+	// priced by fuel.
+	PricePerMFuel uint64 `json:"price_per_mfuel,omitempty"`
 	// Card describes the card the node advertises for the agent; absent
 	// when p2p is off or the agent is withdrawn.
 	Card *CardInfo `json:"card,omitempty"`

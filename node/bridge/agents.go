@@ -27,6 +27,9 @@ type Agents interface {
 	// RunTimeout is a deployed agent's own execution limit; 0 means the
 	// node's.
 	RunTimeout(name string) time.Duration
+	// RunFuel is a deployed agent's fuel budget per run (its max_fuel,
+	// which a fuel-priced call paid for); 0 means the executor's default.
+	RunFuel(name string) uint64
 }
 
 // agentLimit bounds a run of a deployed agent by the agent's own limit.
@@ -37,6 +40,15 @@ func (s *Server) agentLimit(ctx context.Context, agent string) (context.Context,
 		}
 	}
 	return ctx, func() {}
+}
+
+// agentFuel is the fuel budget of a run of a deployed agent; 0 (the
+// executor's default) for a module sent with the request.
+func (s *Server) agentFuel(agent string) uint64 {
+	if agent == "" || s.cfg.Agents == nil {
+		return 0
+	}
+	return s.cfg.Agents.RunFuel(agent)
 }
 
 func (s *Server) agents() (Agents, error) {

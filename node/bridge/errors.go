@@ -59,6 +59,7 @@ func errorFor(err error) *Error {
 		{wasm.ErrModuleTooLarge, http.StatusRequestEntityTooLarge, api.CodeModuleTooLarge},
 		{wasm.ErrInvalidModule, http.StatusUnprocessableEntity, api.CodeInvalidModule},
 		{wasm.ErrTimeout, http.StatusUnprocessableEntity, api.CodeTimeout},
+		{wasm.ErrOutOfFuel, http.StatusUnprocessableEntity, api.CodeOutOfFuel},
 		{wasm.ErrOutputTooLarge, http.StatusUnprocessableEntity, api.CodeOutputTooLarge},
 		{wasm.ErrTrap, http.StatusUnprocessableEntity, api.CodeTrap},
 		{wasm.ErrInvalidInput, http.StatusBadRequest, api.CodeBadRequest},

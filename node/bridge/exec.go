@@ -111,7 +111,7 @@ func (s *Server) exec(ctx context.Context, call Call) (*Reply, error) {
 	start := time.Now()
 	runCtx, cancel := s.agentLimit(scope, job.Agent())
 	region = trace.StartRegion(ctx, "exec.run")
-	receipt, err := s.enc.Run(runCtx, job, enclave.RunOptions{Payment: ch.Ref(), Attest: req.AttestResult})
+	receipt, err := s.enc.Run(runCtx, job, enclave.RunOptions{Payment: ch.Ref(), Attest: req.AttestResult, Fuel: s.agentFuel(job.Agent())})
 	region.End()
 	cancel()
 	s.metrics.execution(err)
@@ -153,6 +153,8 @@ func outcome(err error) string {
 		return "ok"
 	case errors.Is(err, wasm.ErrTimeout):
 		return "timeout"
+	case errors.Is(err, wasm.ErrOutOfFuel):
+		return "out_of_fuel"
 	case errors.Is(err, wasm.ErrOutputTooLarge):
 		return "output_too_large"
 	case errors.Is(err, wasm.ErrTrap):
@@ -166,13 +168,15 @@ func outcome(err error) string {
 }
 
 // ranAndFailed reports whether a failed Run did work before failing (the
-// guest trapped, timed out, wrote too much) rather than being refused
-// before it started (replay, expired session, cancelled while queued).
+// guest trapped, spent its fuel, timed out, wrote too much) rather than
+// being refused before it started (replay, expired session, cancelled while
+// queued).
 func ranAndFailed(err error) bool {
 	if errors.Is(err, enclave.ErrScript) {
 		return !errors.Is(err, script.ErrSyntax)
 	}
-	return errors.Is(err, wasm.ErrTrap) || errors.Is(err, wasm.ErrTimeout) || errors.Is(err, wasm.ErrOutputTooLarge)
+	return errors.Is(err, wasm.ErrTrap) || errors.Is(err, wasm.ErrTimeout) || errors.Is(err, wasm.ErrOutOfFuel) ||
+		errors.Is(err, wasm.ErrOutputTooLarge)
 }
 
 // withHeader attaches response headers to an error's answer.
