@@ -69,7 +69,7 @@ var rows = slices.Concat([]Row{
 	{Name: "BridgeExec: encrypted execution over HTTP", Key: "node/bridge:BridgeExec", Unit: "execs/s",
 		Targets: []Target{AtLeast(2_500)}},
 	{Name: "BridgeExec vs plain handler", Key: "node/bridge:BridgeExec", Unit: "ns/op", Baseline: "node/bridge:BridgeExecPlain",
-		Targets: []Target{RatioAtMost(2)}},
+		Targets: []Target{RatioAtMost(2)}, Note: noteSealFloor},
 
 	{Name: "VerifyTDX: sample quote, no collateral", Key: "enclave/attest/tdx:VerifyTDX/sample/no-collateral", Unit: "ns/op",
 		Targets: []Target{AtMost(5e6)}},
@@ -87,21 +87,37 @@ var rows = slices.Concat([]Row{
 	{Name: "RemoteCall: 4 in flight", Key: "node:RemoteCall/call-parallel", Unit: "calls/s",
 		Targets: []Target{AtLeast(1_000)}},
 	{Name: "RemoteCall vs libp2p request/response (p50)", Key: "node:RemoteCall/call", Unit: "p50-µs", Baseline: "node:RemoteCall/baseline",
-		Targets: []Target{RatioAtMost(3)}},
+		Targets: []Target{RatioAtMost(3)}, Note: noteCallFloor},
 	{Name: "RemoteCall vs libp2p request/response (4 in flight)", Key: "node:RemoteCall/call-parallel", Unit: "ns/op", Baseline: "node:RemoteCall/baseline-parallel",
-		Targets: []Target{RatioAtMost(3)}},
+		Targets: []Target{RatioAtMost(3)}, Note: noteCallFloor},
 
 	{Name: "PolicyDecision: 20-line payer policy", Key: "x402/policy:PolicyDecision", Unit: "ns/op",
 		Targets: []Target{AtMost(50_000)}},
 	{Name: "VerifyPayment: signature + local checks", Key: "x402/evm:VerifyPayment", Unit: "ns/op"},
 
 	{Name: "PaidExec, 4 clients, vs official TS x402 stack", Key: "node:PaidExec/paid/clients=4", Unit: "req/s", Baseline: tsKey,
-		Targets: []Target{RatioAtLeast(10)}},
+		Targets: []Target{RatioAtLeast(10)}, Note: notePaidPath},
 	{Name: "PaidExec, 4 clients, vs unpaid encrypted", Key: "node:PaidExec/paid/clients=4", Unit: "req/s", Baseline: "node:PaidExec/unpaid/clients=4"},
 	{Name: "PaidExec, 4 clients, settlement p50", Key: "node:PaidExec/paid/clients=4", Unit: "settle-p50-ms"},
 	{Name: "PaidExec, 32 clients, vs unpaid encrypted", Key: "node:PaidExec/paid/clients=32", Unit: "req/s", Baseline: "node:PaidExec/unpaid/clients=32"},
 	{Name: "PaidExec, 32 clients, settlement p50", Key: "node:PaidExec/paid/clients=32", Unit: "settle-p50-ms"},
 }, stageRows(), meterRows())
+
+// Notes on the known gaps: the floor the design sets, measured on the
+// 2-core development machine (November 2026), and where the rest goes.
+const (
+	noteSealFloor = "The design's floor (DESIGN.md 2.2: HPKE single shot per message both ways, a signed commitment): " +
+		"every request costs 2 HPKE seals and 2 opens (6 X25519 multiplications; SealOpen/x25519 in this table is one seal + one open) " +
+		"plus an Ed25519 signature and its verification, about 300 µs of CPU against 45-65 µs for the whole plain request, " +
+		"so the ratio cannot drop below about 5x without changing the protocol; CPU profiles leave about 100 µs per request " +
+		"of other overhead (two JSON layers with hex, GC, HTTP), spread thin"
+	noteCallFloor = "The same sealing and signing (about 300 µs of CPU) lies on each call's critical path, against a libp2p " +
+		"round trip of about 85 µs: a floor of about 4.5x at p50 without changing the protocol"
+	notePaidPath = "At 4 clients a paid request is latency-bound (PaidStages rows): two ledger commits on its path " +
+		"(the nonce reserved durably before execution, executed on disk before the settlement is sent), each 0.4 ms on an idle " +
+		"disk and 4-9 ms when other processes load the shared ext4 journal, the block wait (BlockPeriod 5 ms plus about 1.5 ms " +
+		"of sealing), and about 0.5 ms of verification; so the ratio moves with the disk's fsync latency at the time of the run"
+)
 
 // stageRows break a paid request at 4 clients down by stage
 // (BenchmarkPaidStages: medians of the runtime/trace regions of the paid

@@ -118,7 +118,11 @@ func Render(w io.Writer, env Env, lines []Line, rs *Results) {
 	var notes []string
 	for _, l := range lines {
 		if !l.Pass && len(l.Row.Targets) > 0 {
-			notes = append(notes, fmt.Sprintf("%s (%s): %s", l.Row.Name, l.Row.Key, l.Verdict))
+			n := fmt.Sprintf("%s (%s): %s", l.Row.Name, l.Row.Key, l.Verdict)
+			if l.Row.Note != "" {
+				n += ". " + l.Row.Note
+			}
+			notes = append(notes, n)
 		}
 	}
 	notes = append(notes, env.Problems...)

@@ -31,6 +31,9 @@ type Row struct {
 	Baseline string
 	// Targets must all hold for the row to pass.
 	Targets []Target
+	// Note explains a known gap: what the design's floor is and why. It
+	// is printed with the row's verdict when a target is missed.
+	Note string
 }
 
 // Target is a bound on a row's median, or on its ratio to the baseline.
