@@ -208,6 +208,51 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
+// TestFuelReproducible checks that a run's fuel is a function of module,
+// input and seed: the same seed gives every agent the same count twice, and
+// the arxiv agent the same count on a second executor. (A Go guest seeds
+// its runtime's hash functions from random_get, so another seed may give
+// another count: the seed is part of the input, and a receipt's holder
+// recovers it with enclave.GuestSeed.)
+func TestFuelReproducible(t *testing.T) {
+	in := wasm.Input{Args: []string{"language", "models"}, Seed: [32]byte{7}}
+	fuel := map[string]uint64{}
+	for _, name := range agents.Names {
+		e, m := module(t, name)
+		for i := range 2 {
+			res, err := e.Run(context.Background(), m, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Fuel == 0 || i == 1 && res.Fuel != fuel[name] {
+				t.Fatalf("%s: %d units, then %d with the same input and seed", name, fuel[name], res.Fuel)
+			}
+			fuel[name] = res.Fuel
+		}
+	}
+	if testing.Short() {
+		return // the second executor compiles a Go guest again
+	}
+	an, err := agentnet.New(agentnet.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := wasm.New(context.Background(), wasm.Config{HostModules: []wasm.HostModule{an}, MaxConcurrent: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.Background())
+	a, _ := agents.Get("arxiv")
+	m, err := other.Compile(context.Background(), a.Module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := other.Run(context.Background(), m, in)
+	if err != nil || res.Fuel != fuel["arxiv"] {
+		t.Fatalf("arxiv on a second executor: %v, %d units, %d on the first", err, res.Fuel, fuel["arxiv"])
+	}
+}
+
 // TestManifests checks every agent.toml against the node's manifest rules
 // and that the testnet scenario's query finds the arxiv agent's card.
 func TestManifests(t *testing.T) {
