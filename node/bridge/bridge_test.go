@@ -229,7 +229,10 @@ func TestHostileModulesLeaveNodeHealthy(t *testing.T) {
 	n := nodetest.Start(t, func(c *node.Config) {
 		// Long enough that the memory and recursion modules reach their
 		// own ends on a loaded machine under -race, short enough for the
-		// infinite loop to be stopped by it.
+		// infinite loop to be stopped by it: a module sent with the request
+		// runs on the executor's default fuel budget, which outlasts any
+		// deadline (an agent's max_fuel stops it with out_of_fuel instead:
+		// node's TestOutOfFuelAtTheBridge).
 		c.WasmTimeout = node.Duration{Duration: 2 * time.Second}
 		c.WasmMaxModuleBytes = 64 << 10
 	})
