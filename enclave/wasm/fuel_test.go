@@ -86,6 +86,25 @@ func TestFuelBudget(t *testing.T) {
 	}
 }
 
+// TestDefaultFuel checks the default budget: DefaultFuel, scaled up with a Timeout long
+// enough that a fast guest could otherwise spend it first, never past MaxFuel.
+func TestDefaultFuel(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want uint64
+	}{
+		{Config{}, DefaultFuel},
+		{Config{Timeout: time.Second}, DefaultFuel},
+		{Config{Timeout: 10 * time.Minute}, 600_000 * fuelPerTimeoutMs},
+		{Config{Timeout: 1 << 62}, MaxFuel / fuelPerTimeoutMs * fuelPerTimeoutMs},
+		{Config{Timeout: 10 * time.Minute, Fuel: 5}, 5},
+	} {
+		if got := tc.cfg.withDefaults().Fuel; got != tc.want {
+			t.Errorf("timeout %v, fuel %d: default budget %d, want %d", tc.cfg.Timeout, tc.cfg.Fuel, got, tc.want)
+		}
+	}
+}
+
 // TestFuelDeterministic runs the same modules and inputs on two executors, with
 // different concurrency and timeouts: the fuel counts match exactly, and change with the
 // input.
@@ -180,7 +199,7 @@ func TestStartSectionFuel(t *testing.T) {
 		t.Fatalf("budget one unit short: %v, want ErrOutOfFuel", err)
 	}
 	res, err := run(1<<30, MaxFuel)
-	if !errors.Is(err, ErrOutOfFuel) || res.Fuel != meter.DefaultStartFuel {
+	if !errors.Is(err, ErrOutOfFuel) || res.Fuel != startFuel {
 		t.Fatalf("endless start section: %+v, %v, want ErrOutOfFuel after the start budget", res, err)
 	}
 }

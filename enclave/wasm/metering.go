@@ -20,6 +20,15 @@ import (
 // metered-module files, so that no file made by another scheme is ever used.
 const meteredScheme = "agentnet/wasm/metered/v1"
 
+// startFuel is the budget a metered instance holds before Run sets the run's: what a
+// start section may spend during instantiation. It is baked into the metered module
+// (hence part of its cache key), and Run counts what a start section spent of it.
+const startFuel = meter.DefaultStartFuel
+
+// meterOptions are the options every module is metered with; they determine the output
+// together with the meter's Version.
+func meterOptions() []meter.Option { return []meter.Option{meter.WithStartFuel(startFuel)} }
+
 // meteredDirPrefix is the subdirectory of Config.CacheDir holding metered modules; the
 // meter's Version is appended.
 const meteredDirPrefix = "agentnet-meter-v"
@@ -41,7 +50,7 @@ func (e *Executor) instrument(hash [sha256.Size]byte, wasm []byte) ([]byte, erro
 	}
 	// The cap is the executor's, which the original already passed; the scan's table
 	// clamp may have added a few bytes.
-	out, err := meter.Instrument(wasm, meter.WithMaxModuleSize(max(e.cfg.MaxModuleBytes, len(wasm))))
+	out, err := meter.Instrument(wasm, append(meterOptions(), meter.WithMaxModuleSize(max(e.cfg.MaxModuleBytes, len(wasm))))...)
 	switch {
 	case errors.Is(err, meter.ErrRewrite):
 		// A defect of the rewrite, not of the guest: say so, and log the detail.
@@ -59,7 +68,7 @@ func (e *Executor) instrument(hash [sha256.Size]byte, wasm []byte) ([]byte, erro
 // meteredKey is the name of a module's metered form: meter.CacheKey (the meter's Version
 // and options) under the executor's own scheme.
 func meteredKey(hash [sha256.Size]byte) ([sha256.Size]byte, error) {
-	k, err := meter.CacheKey(hash)
+	k, err := meter.CacheKey(hash, meterOptions()...)
 	if err != nil {
 		return [sha256.Size]byte{}, err
 	}

@@ -171,7 +171,7 @@ func (e *Executor) execute(ctx context.Context, compiled wazero.CompiledModule, 
 		}
 		// Only a start section runs here; out of fuel, it spent the start budget.
 		if errors.Is(err, meter.ErrOutOfFuel) {
-			return meter.DefaultStartFuel, err
+			return startFuel, err
 		}
 		return 0, err
 	}
@@ -182,7 +182,7 @@ func (e *Executor) execute(ctx context.Context, compiled wazero.CompiledModule, 
 	}
 	// The gauge counts from what the instance holds now: the start budget less what a
 	// start section spent (Used is that overrun when the section went below zero).
-	startUsed := meter.DefaultStartFuel - g.Remaining() + g.Used()
+	startUsed := startFuel - g.Remaining() + g.Used()
 	if startUsed > budget {
 		return startUsed, fmt.Errorf("start section: %w", meter.ErrOutOfFuel)
 	}

@@ -55,13 +55,18 @@ const (
 	DefaultMaxModuleBytes  = 4 << 20         // 4 MiB module
 	DefaultCompiledModules = 64              // compiled modules kept in memory
 
-	// DefaultFuel is the fuel budget of a run without its own (Input.Fuel): 10^12 units.
-	// On the project's 2-core machine a guest burns at most about 7 million units per
-	// ms (Go-compiled agents 4-7 million, a tight loop about 4 million), so 10^12 units
-	// take well over two minutes: the deadline (DefaultTimeout), not fuel, bounds a run
-	// that sets no budget. A budget is for pricing and for stopping deterministically;
-	// a node whose Timeout is minutes long should set Config.Fuel too.
+	// DefaultFuel is the least fuel budget of a run without its own (Input.Fuel): 10^12
+	// units. On the project's 2-core machine a guest burns at most about 7 million units
+	// per ms (Go-compiled agents 4-7 million, a tight loop about 4 million), so 10^12
+	// units take well over two minutes: the deadline (DefaultTimeout), not fuel, bounds
+	// a run that sets no budget. A budget is for pricing and for stopping
+	// deterministically.
 	DefaultFuel = 1_000_000_000_000
+
+	// fuelPerTimeoutMs scales the default budget with a long Timeout, so that the
+	// deadline keeps coming first: 10^8 units per ms, over ten times the fastest rate
+	// measured.
+	fuelPerTimeoutMs = 100_000_000
 )
 
 // MaxFuel is the largest fuel budget a Config or Input may set (2^62 units).
@@ -118,8 +123,8 @@ type Config struct {
 
 	// Fuel is the fuel budget of a run whose Input sets none, in the deterministic units
 	// of package meter (docs/metering.md has the cost table): a run that spends it fails
-	// with ErrOutOfFuel. Default DefaultFuel, which the Timeout meets first; at most
-	// MaxFuel.
+	// with ErrOutOfFuel. Default DefaultFuel, or 10^8 units per ms of Timeout when that
+	// is more, so that the Timeout comes first; at most MaxFuel.
 	Fuel uint64
 
 	// HostModules are instantiated once by New, in order, after WASI and the meter's
@@ -157,6 +162,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Fuel == 0 {
 		c.Fuel = DefaultFuel
+		if ms := c.Timeout.Milliseconds(); ms > 0 && uint64(ms) > DefaultFuel/fuelPerTimeoutMs {
+			c.Fuel = min(uint64(ms), MaxFuel/fuelPerTimeoutMs) * fuelPerTimeoutMs
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
