@@ -32,7 +32,8 @@ func (s *runSlot) release() {
 // ctx is the context the host function received. Blocking takes a slot again before it
 // returns, waiting as long as ctx allows; when ctx has ended it returns ctx's error and
 // the run goes on without a slot, so the host function must return to the guest at once
-// (the executor stops the guest as its context is done). Outside a run of this package
+// (the metered guest stops at its next fuel check, within one yield interval, a fraction
+// of a millisecond of guest work). Outside a run of this package
 // (a ctx that did not come from a host call) Blocking just calls wait.
 func Blocking(ctx context.Context, wait func()) error {
 	s, _ := ctx.Value(runSlotKey{}).(*runSlot)
