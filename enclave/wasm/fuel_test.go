@@ -267,6 +267,24 @@ func TestMeteredCacheDir(t *testing.T) {
 		t.Fatalf("second executor: %v, stdout %q: the stored metered module was not used", err, res.Stdout)
 	}
 
+	// A temporary file a crash left behind is removed once it is old enough.
+	stale, fresh := filepath.Join(filepath.Dir(path), ".tmp-1"), filepath.Join(filepath.Dir(path), ".tmp-2")
+	for _, name := range []string{stale, fresh} {
+		if err := os.WriteFile(name, []byte("cut off"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(stale, time.Now(), time.Now().Add(-2*staleTempAge)); err != nil {
+		t.Fatal(err)
+	}
+	newExecutor(t, Config{CacheDir: dir})
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary file: %v, want removed", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("recent temporary file (another executor's, maybe): %v, want kept", err)
+	}
+
 	// A damaged file is ignored and replaced.
 	if err := os.WriteFile(path, stored[:len(stored)-1], 0o600); err != nil {
 		t.Fatal(err)

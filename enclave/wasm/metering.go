@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/agentnet/agentnode/enclave/wasm/meter"
 )
@@ -132,6 +133,21 @@ func (e *Executor) storeMetered(key [sha256.Size]byte, out []byte) {
 	if err != nil {
 		_ = os.Remove(f.Name())
 		e.log.Warn("store metered wasm module", "err", err)
+	}
+}
+
+// staleTempAge is how old a temporary file of storeMetered must be before New removes
+// it as left by a crash: younger ones may belong to another executor sharing the
+// directory, writing right now.
+const staleTempAge = time.Hour
+
+// removeStaleTemps removes what storeMetered calls cut off by a crash left behind.
+func removeStaleTemps(dir string, now time.Time) {
+	temps, _ := filepath.Glob(filepath.Join(dir, ".tmp-*"))
+	for _, name := range temps {
+		if st, err := os.Stat(name); err == nil && now.Sub(st.ModTime()) > staleTempAge {
+			_ = os.Remove(name)
+		}
 	}
 }
 

@@ -279,6 +279,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 		if err := os.MkdirAll(meteredDir, 0o700); err != nil {
 			return nil, fmt.Errorf("new executor: %w: create metered module dir: %w", ErrInvalidConfig, errors.Join(err, cache.Close(ctx)))
 		}
+		removeStaleTemps(meteredDir, time.Now())
 	}
 	e := &Executor{
 		cfg:        cfg,
