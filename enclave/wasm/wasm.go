@@ -18,7 +18,8 @@
 // own work in fuel units and to stop itself when its budget ([Config.Fuel],
 // [Input.Fuel]) is spent, when its deadline passes or when it is cancelled. A run
 // reports the fuel it used ([Result.Fuel]); the count depends only on the module and
-// its input, so it is billable and part of the result commitment. Metering replaces
+// its input (arguments, stdin, seed), so it is billable and part of the result
+// commitment. Metering replaces
 // wazero's WithCloseOnContextDone, which stops guests by exiting to Go at every loop
 // header and made loops up to 100 times slower (docs/metering.md).
 //
