@@ -57,10 +57,10 @@ func TestCheckFlagsWhatAHealthyNodeNeverDoes(t *testing.T) {
 }
 
 // TestOverloadShedsWith503 runs six times more clients than the node
-// takes executions: every answer is a verified result or a fast 503 with
-// Retry-After (the node's overload counter agrees), nothing times out or
-// loses its connection, and the process comes back to its goroutines and
-// heap afterwards.
+// takes executions: every answer is a verified result or a 503 with
+// Retry-After that never waits for a slot (the node's overload counter
+// agrees), nothing times out or loses its connection, and the process
+// comes back to its goroutines and heap afterwards.
 func TestOverloadShedsWith503(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a load")
@@ -85,8 +85,11 @@ func TestOverloadShedsWith503(t *testing.T) {
 	if got := r.Node[`agentnode_http_rejected_total{reason="overload"}`]; int(got) != shed {
 		t.Fatalf("the node counted %v sheds, the clients saw %d", got, shed)
 	}
-	if s.ShedP999 > time.Second {
-		t.Fatalf("sheds took up to %s (p99.9): a shed answer must be fast", s.ShedP999)
+	// A shed answer never waits for an execution slot: even on a starved
+	// machine under the race detector it comes far inside the clients'
+	// timeout, where a queue would make a timeout storm.
+	if s.ShedP999 > opTimeout/6 {
+		t.Fatalf("sheds took up to %s (p99.9): a shed answer must not wait", s.ShedP999)
 	}
 }
 
