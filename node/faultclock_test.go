@@ -31,7 +31,7 @@ import (
 //   - node 6 min ahead: it refuses an authorization that the chain would
 //     still take (valid_before), rather than risk one it cannot settle;
 //   - node 60 s behind the chain (the dev chain's lead under load): an
-//     authorization with 3 s left passes the node's check, then expires on
+//     authorization with 8 s left passes the node's check, then expires on
 //     chain before settlement: the result is withheld, the entry ends
 //     failed, nothing is charged.
 //
@@ -115,11 +115,11 @@ func TestClockSkewOnPaymentWindows(t *testing.T) {
 		t.Fatalf("pay_to gained %d for %d payments", d, paid)
 	}
 
-	// The node 60 s behind the chain; an authorization with 3 s left by
+	// The node 60 s behind the chain; an authorization with 8 s left by
 	// the chain's clock expires between execution and settlement.
 	skew.Store(int64(-time.Minute))
 	_, head := env.Chain.Head()
-	validBefore := head.Add(3 * time.Second)
+	validBefore := head.Add(8 * time.Second)
 	wait := func() {
 		for {
 			if _, h := env.Chain.Head(); h.After(validBefore) {
