@@ -55,6 +55,10 @@ type Config struct {
 	WasmMaxOutputBytes int `toml:"wasm_max_output_bytes"`
 	// WasmMaxModuleBytes caps a module's size. Default 4 MiB.
 	WasmMaxModuleBytes int `toml:"wasm_max_module_bytes"`
+	// WasmFuel is the fuel budget of a run that has none of its own (an
+	// agent's max_fuel sets one). Default 1e12 units, so that wasm_timeout,
+	// not fuel, ends ordinary runs; see docs/metering.md for the units.
+	WasmFuel uint64 `toml:"wasm_fuel"`
 	// MaxConcurrentExecutions bounds executions running at once; the rest
 	// wait. Default 2 x GOMAXPROCS.
 	MaxConcurrentExecutions int `toml:"max_concurrent_executions"`

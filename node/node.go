@@ -124,6 +124,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Timeout:        cfg.WasmTimeout.Duration,
 		MaxOutputBytes: cfg.WasmMaxOutputBytes,
 		MaxModuleBytes: cfg.WasmMaxModuleBytes,
+		Fuel:           cfg.WasmFuel,
 		MaxConcurrent:  cfg.MaxConcurrentExecutions,
 		CacheDir:       cfg.ExecutorPath,
 		HostModules:    []wasm.HostModule{agentNet},

@@ -89,7 +89,7 @@ func (t *Testnet) prices() map[string]uint64 {
 	out := map[string]uint64{}
 	for _, a := range t.cfg.Agents {
 		if m, err := manifestOf(a.Manifest); err == nil {
-			out[a.Name] = m.Price
+			out[a.Name] = m.CallPrice()
 		}
 	}
 	return out
