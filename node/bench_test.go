@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,6 +120,7 @@ func BenchmarkRemoteCall(b *testing.B) {
 	}{{"call", call}, {"baseline", roundTrip}} {
 		b.Run(bm.name, func(b *testing.B) {
 			lat := make([]time.Duration, 0, 1024)
+			cpu := cpuTime()
 			for b.Loop() {
 				start := time.Now()
 				if err := bm.fn(); err != nil {
@@ -126,6 +128,7 @@ func BenchmarkRemoteCall(b *testing.B) {
 				}
 				lat = append(lat, time.Since(start))
 			}
+			reportCPU(b, cpu)
 			slices.Sort(lat)
 			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
@@ -139,7 +142,7 @@ func BenchmarkRemoteCall(b *testing.B) {
 				first  error
 			)
 			b.SetParallelism(max(1, callsInFlight/runtime.GOMAXPROCS(0)))
-			start := time.Now()
+			start, cpu := time.Now(), cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if err := bm.fn(); err != nil {
@@ -149,11 +152,29 @@ func BenchmarkRemoteCall(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+			reportCPU(b, cpu)
 			if first != nil {
 				b.Fatalf("%d of %d failed, first: %v", failed.Load(), b.N, first)
 			}
 		})
 	}
+}
+
+// cpuTime is the CPU time (user and system) the process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time per operation since cpu, both ends of
+// the exchange together (both nodes run in this process): a ratio of two
+// benchmarks' CPU does not move with the load other processes put on the
+// machine, which their wall-clock ratio does.
+func reportCPU(b *testing.B, cpu time.Duration) {
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 }
 
 // BenchmarkSearch measures a three-term search from one node of ten, each
