@@ -291,8 +291,12 @@ func Run(ctx context.Context, p Program, entry string, args []any, lim Limits) (
 	return m.Call(ctx, entry, args, lim)
 }
 
-func (m *Module) mergeLimits(l Limits) Limits {
-	d := m.limits
+func (m *Module) mergeLimits(l Limits) Limits { return l.Or(m.limits) }
+
+// Or returns l with each zero (or, for sizes, non-positive) field taken
+// from defaults: how a caller's partial Limits combine with a module's.
+func (l Limits) Or(defaults Limits) Limits {
+	d := defaults
 	if l.MaxSteps != 0 {
 		d.MaxSteps = l.MaxSteps
 	}

@@ -291,31 +291,7 @@ func NewPayer(ctx context.Context, cfg PayerConfig) (*Payer, error) {
 	return p, nil
 }
 
-func mergeLimits(l script.Limits) script.Limits {
-	d := DefaultLimits()
-	if l.MaxSteps != 0 {
-		d.MaxSteps = l.MaxSteps
-	}
-	if l.MaxAlloc > 0 {
-		d.MaxAlloc = l.MaxAlloc
-	}
-	if l.Timeout > 0 {
-		d.Timeout = l.Timeout
-	}
-	if l.MaxOutput > 0 {
-		d.MaxOutput = l.MaxOutput
-	}
-	if l.MaxResult > 0 {
-		d.MaxResult = l.MaxResult
-	}
-	if l.MaxDepth > 0 {
-		d.MaxDepth = l.MaxDepth
-	}
-	if l.MaxIntBits > 0 {
-		d.MaxIntBits = l.MaxIntBits
-	}
-	return d
-}
+func mergeLimits(l script.Limits) script.Limits { return l.Or(DefaultLimits()) }
 
 // Decide runs the policy on pay with the current spending, without
 // reserving anything: what Authorize would decide now.
