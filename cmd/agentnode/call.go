@@ -18,11 +18,8 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stdinPath := fs.String("stdin", "", "file whose content is the agent's stdin")
 	asJSON := fs.Bool("json", false, "print the verifiable receipt as JSON instead of the output")
 	attestResult := fs.Bool("attest-result", false, "ask the remote node for fresh evidence over the result's commitment")
-	allowSim := fs.Bool("allow-sim", false, "accept an agent on the simulated TEE (development only: it proves no hardware isolation)")
-	policyPath := fs.String("policy", "", "policy file (TOML, docs/policy.md) the receipt is checked against here; default: genuine hardware, any measurement, no debug")
 	token := fs.String("token", os.Getenv("AGENTNODE_API_TOKEN"), "the bridge's API token, when it requires one (default $AGENTNODE_API_TOKEN)")
-	var roots multiFlag
-	fs.Var(&roots, "roots", "PEM trust anchors replacing the vendor roots: TDX root CA(s), or an AMD ASK+ARK bundle (repeatable)")
+	trust := addTrustFlags(fs, "an agent")
 	var argv multiFlag
 	fs.Var(&argv, "arg", "an argument for the agent (repeatable)")
 	fs.Usage = func() {
@@ -53,15 +50,7 @@ and prints the agent's output (or, with --json, the receipt).`)
 			return fail("%v", err)
 		}
 	}
-	policy, err := loadPolicy(*policyPath, *allowSim)
-	if err != nil {
-		return fail("%v", err)
-	}
-	tr, err := loadRoots(roots)
-	if err != nil {
-		return fail("%v", err)
-	}
-	vs, err := tr.verifiers()
+	policy, vs, err := trust.load()
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -20,14 +20,11 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	agent := fs.String("agent", "", "name of an agent deployed on the node, instead of --wasm")
 	scriptPath := fs.String("script", "", "Starlark script whose main(args) runs on the node's policy route, instead of --wasm")
 	stdinPath := fs.String("stdin", "", "file whose content is the module's stdin")
-	allowSim := fs.Bool("allow-sim", false, "accept a node on the simulated TEE (development only: it proves no hardware isolation)")
 	suite := fs.String("suite", "x25519", "HPKE suite: x25519 or mlkem768x25519")
 	asJSON := fs.Bool("json", false, "print a verifiable receipt as JSON instead of the output")
 	token := fs.String("token", os.Getenv("AGENTNODE_API_TOKEN"), "the bridge's API token, when it requires one (default $AGENTNODE_API_TOKEN)")
 	attestResult := fs.Bool("attest-result", false, "ask for fresh evidence over the result's commitment")
-	policyPath := fs.String("policy", "", "policy file (TOML, docs/policy.md); default: genuine hardware, any measurement, no debug")
-	var roots multiFlag
-	fs.Var(&roots, "roots", "PEM trust anchors replacing the vendor roots: TDX root CA(s), or an AMD ASK+ARK bundle (repeatable)")
+	trust := addTrustFlags(fs, "a node")
 	var argv multiFlag
 	fs.Var(&argv, "arg", "an argument for the module (repeatable)")
 	var pay payerFlags
@@ -63,15 +60,7 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 	}
-	policy, err := loadPolicy(*policyPath, *allowSim)
-	if err != nil {
-		return fail("%v", err)
-	}
-	tr, err := loadRoots(roots)
-	if err != nil {
-		return fail("%v", err)
-	}
-	vs, err := tr.verifiers()
+	policy, vs, err := trust.load()
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -46,10 +46,7 @@ func runReceipt(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 func receiptVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("receipt verify", stderr)
-	policyPath := fs.String("policy", "", "policy file (TOML, docs/policy.md); default: genuine hardware, any measurement, no debug")
-	allowSim := fs.Bool("allow-sim", false, "accept a receipt from the simulated TEE (development only: it proves no hardware isolation)")
-	var roots multiFlag
-	fs.Var(&roots, "roots", "PEM trust anchors replacing the vendor roots: TDX root CA(s), or an AMD ASK+ARK bundle (repeatable)")
+	trust := addTrustFlags(fs, "a receipt")
 	asJSON := fs.Bool("json", false, "print what was verified as JSON")
 	rpcURL := fs.String("rpc", "", "JSON-RPC URL of the payment's chain: also check the settlement transaction there (status, AuthorizationUsed and Transfer)")
 	fs.Usage = func() {
@@ -79,15 +76,7 @@ func receiptVerify(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return fail("%s: %v", path, err)
 	}
-	policy, err := loadPolicy(*policyPath, *allowSim)
-	if err != nil {
-		return fail("%v", err)
-	}
-	tr, err := loadRoots(roots)
-	if err != nil {
-		return fail("%v", err)
-	}
-	vs, err := tr.verifiers()
+	policy, vs, err := trust.load()
 	if err != nil {
 		return fail("%v", err)
 	}
