@@ -126,8 +126,9 @@ func TestCloseStopsRunsAndWaiters(t *testing.T) {
 }
 
 func TestCloseHonoursContext(t *testing.T) {
-	release := make(chan struct{})
+	entered, release := make(chan struct{}), make(chan struct{})
 	host := &testHost{name: "test_host", answer: func(context.Context) uint32 {
+		close(entered)
 		<-release // a host function that ignores its context keeps the run alive
 		return 0
 	}}
@@ -141,7 +142,9 @@ func TestCloseHonoursContext(t *testing.T) {
 		defer close(done)
 		_, _ = e.Run(context.Background(), m, Input{})
 	}()
-	waitFor(t, func() bool { return len(e.sem) == 1 })
+	// Wait until the guest is inside the host function: closing any earlier stops the
+	// guest before it gets there, and Close would rightly succeed.
+	<-entered
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
