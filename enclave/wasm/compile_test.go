@@ -63,7 +63,7 @@ func TestCompileEviction(t *testing.T) {
 		_, err := e.Run(context.Background(), loop, Input{})
 		done <- err
 	}()
-	waitFor(t, func() bool { return len(e.sem) == 1 })
+	waitFor(t, func() bool { return loop.refs.Load() == 2 }) // the cache and the run hold loop
 
 	mustCompile(t, e, wasmtest.Oversized(2000)) // evicts a (least recently used)
 	mustCompile(t, e, wasmtest.Oversized(3000)) // evicts loop, still running
