@@ -21,14 +21,14 @@ import (
 // of the wall clock by about two seconds a call. Past chain.Config.MaxLead
 // blocks come once a second and every settlement waits for them (about 2 s
 // a call instead of 60 ms), which the chain's default lead (2 min) reaches
-// after some 60 calls. The testnet allows a lead of 29 minutes, so about
-// 800 back-to-back calls run at full speed (the lead decays when idle),
-// and has its nodes ask for authorizations valid 30 minutes, a minute above
-// the lead, so that they stay valid on the chain's clock.
-const (
-	paymentTimeout = 30 * time.Minute
-	maxLead        = paymentTimeout - time.Minute
-)
+// after some 60 calls. The testnet allows a lead of a minute less than
+// Config.PaymentTimeout (29 minutes by default, so about 800 back-to-back
+// calls run at full speed; the lead decays when idle), and has its nodes ask
+// for authorizations valid PaymentTimeout, so that they stay valid on the
+// chain's clock.
+const DefaultPaymentTimeout = 30 * time.Minute
+
+func (c *Config) maxLead() time.Duration { return c.PaymentTimeout - time.Minute }
 
 // fundWorkers bounds the funding transactions in flight: the chain seals
 // the ones pending together, so a few dozen share a handful of blocks.
@@ -40,7 +40,7 @@ const fundWorkers = 16
 func (t *Testnet) startChain(ctx context.Context, keys []nodeKeys) error {
 	gas0 := address(keys[0].gas)
 	ch, info, err := chain.Dev(ctx, chain.DevConfig{
-		Chain:      chain.Config{Addr: t.cfg.RPCAddr, MaxLead: maxLead, Logger: t.cfg.Logger.With("component", "chain")},
+		Chain:      chain.Config{Addr: t.cfg.RPCAddr, MaxLead: t.cfg.maxLead(), Logger: t.cfg.Logger.With("component", "chain")},
 		GasAddress: gas0,
 	})
 	if err != nil {

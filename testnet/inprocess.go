@@ -36,7 +36,7 @@ func (t *Testnet) startInProcess(ctx context.Context, s nodeSpec) (member, error
 			GasKeyFile:     filepath.Join(s.keys.dir, gasKeyFile),
 			PayerKeyFile:   filepath.Join(s.keys.dir, payerKeyFile),
 			MaxPrice:       t.cfg.MaxPrice,
-			PaymentTimeout: node.Duration{Duration: paymentTimeout},
+			PaymentTimeout: node.Duration{Duration: t.cfg.PaymentTimeout},
 		},
 	}
 	if s.index == 0 {

@@ -49,7 +49,7 @@ type processConfig struct {
 	PayerKeyFile string   `toml:"payer_key_file"`
 	MaxPrice     uint64   `toml:"max_price"`
 	// PaymentTimeout is the authorization window, a minute above the
-	// chain's lead (see maxLead).
+	// chain's lead (see Config.maxLead).
 	PaymentTimeout string `toml:"payment_timeout"`
 }
 
@@ -84,7 +84,7 @@ func (t *Testnet) startProcess(ctx context.Context, s nodeSpec) (member, error) 
 		LogLevel: t.cfg.LogLevel, P2PListen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: s.bootstrap, P2PTTL: "testnet",
 		RPCURL: t.dev.RPCURL, Network: string(t.dev.Network), Asset: t.dev.Token, TokenName: t.dev.TokenName, TokenVersion: t.dev.TokenVersion,
 		PayTo: address(s.keys.gas).Hex(), GasKeyFile: filepath.Join(s.keys.dir, gasKeyFile),
-		PayerKeyFile: filepath.Join(s.keys.dir, payerKeyFile), MaxPrice: t.cfg.MaxPrice, PaymentTimeout: paymentTimeout.String(),
+		PayerKeyFile: filepath.Join(s.keys.dir, payerKeyFile), MaxPrice: t.cfg.MaxPrice, PaymentTimeout: t.cfg.PaymentTimeout.String(),
 	}
 	path := filepath.Join(s.keys.dir, configFile)
 	if err := writeConfig(path, s.name, pc); err != nil {

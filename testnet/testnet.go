@@ -123,6 +123,12 @@ type Config struct {
 	MaxPrice uint64
 	// ReadyTimeout bounds Start. Default DefaultReadyTimeout.
 	ReadyTimeout time.Duration
+	// PaymentTimeout is the authorization window the nodes ask payers for;
+	// the chain's clock may run at most a minute less ahead of the wall
+	// clock (see chain.go). Every settlement adds a second or two to that
+	// clock, so a long paid load needs more than the default (the load
+	// test uses hours). Default DefaultPaymentTimeout; at least 2 minutes.
+	PaymentTimeout time.Duration
 	// LogLevel is the nodes' log level ("debug" ... "error"). Default
 	// "warn".
 	LogLevel string
@@ -274,6 +280,12 @@ func (c *Config) validate() error {
 	}
 	if c.ReadyTimeout <= 0 {
 		c.ReadyTimeout = DefaultReadyTimeout
+	}
+	if c.PaymentTimeout == 0 {
+		c.PaymentTimeout = DefaultPaymentTimeout
+	}
+	if c.PaymentTimeout < 2*time.Minute {
+		return fmt.Errorf("testnet config: payment timeout %s: want at least 2m (the chain's lead is a minute less)", c.PaymentTimeout)
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "warn"

@@ -94,6 +94,7 @@ func TestConfigErrors(t *testing.T) {
 		{testnet.Config{Nodes: 5}, "data directory"},
 		{testnet.Config{Nodes: 5, DataDir: dir, Processes: true}, "binary"},
 		{testnet.Config{Nodes: 5, DataDir: dir, LogLevel: "loud"}, "log level"},
+		{testnet.Config{Nodes: 5, DataDir: dir, PaymentTimeout: time.Minute}, "payment timeout"},
 	} {
 		tn, err := testnet.Start(context.Background(), tc.cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
