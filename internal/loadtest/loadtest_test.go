@@ -40,6 +40,10 @@ func TestCheckFlagsWhatAHealthyNodeNeverDoes(t *testing.T) {
 		"503 without overload": func(r *Report) { r.Ops[0].Errors[ClassBusy] = 1 },
 		"goroutine leak":       func(r *Report) { r.After.Goroutines = 200 },
 		"heap growth":          func(r *Report) { r.After.HeapAlloc = 200 << 20 },
+		"heap growth beyond the chain's share": func(r *Report) {
+			r.Node = map[string]float64{`agentnode_payments_total{outcome="settled"}`: 1000} // allows 16 + 7.8 MiB
+			r.After.HeapAlloc = r.Before.HeapAlloc + 30<<20
+		},
 	} {
 		r := ok
 		r.Ops = []OpStats{{Kind: Exec, OK: 10, Errors: map[string]int{}}}
@@ -47,6 +51,12 @@ func TestCheckFlagsWhatAHealthyNodeNeverDoes(t *testing.T) {
 		if r.Check() == nil {
 			t.Errorf("%s passed the check", name)
 		}
+	}
+	paid := ok
+	paid.Node = map[string]float64{`agentnode_payments_total{outcome="settled"}`: 15000}
+	paid.After.HeapAlloc = paid.Before.HeapAlloc + 60<<20 // the embedded chain's blocks
+	if err := paid.Check(); err != nil {
+		t.Fatalf("heap growth of the chain's blocks: %v", err)
 	}
 	over := ok
 	over.Config.Clients, over.Config.MaxInflight = 8, 4

@@ -101,10 +101,11 @@ operation per worker), "after" once the load stopped; each time the clients have
 idle connections, %s have passed and the garbage was collected.
 
 Memory: with payments, the heap grows with the embedded chain, which keeps every block and its
-state in memory (a heap profile of a paid run, from -heapprofile DIR through
-go tool pprof -diff_base, puts the growth in go-ethereum's trie and RLP buffers and the
-settler's bounded nonce cache); exec and search alone grow it by 1-2 MiB, most of it the load
-generator's own latency records. RSS also holds the ledger's memory-mapped file.
+state in memory, about 4.2 KiB per settlement (a heap profile of a paid run, from -heapprofile
+DIR through go tool pprof -diff_base, puts the growth in go-ethereum's memorydb, trie and RLP
+buffers and the settler's bounded nonce cache); exec and search alone grow it by 1-2 MiB, most
+of it the load generator's own latency records. The check allows 16 MiB plus 8 KiB per
+settlement. RSS also holds the ledger's memory-mapped file.
 
 - exec: an encrypted execution (sealed request, attested session, verified result), unpaid.
 - paid: the same, paid with x402 (EIP-3009 on the embedded chain), settled before release.
