@@ -64,7 +64,17 @@ func TestFetch(t *testing.T) {
 	if err != nil || len(none) != 0 {
 		t.Fatalf("fetch unknown: %v %v", none, err)
 	}
-	if _, err := (cardproto.Fetcher{Host: client}).FetchCards(ctx, other.ID()); !errors.Is(err, cardproto.ErrNotConnected) {
+	// A peer the client has never connected to: not other, which the DHT
+	// may connect to the client in the background through server.
+	strangerKey, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := peer.IDFromPrivateKey(strangerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (cardproto.Fetcher{Host: client}).FetchCards(ctx, stranger); !errors.Is(err, cardproto.ErrNotConnected) {
 		t.Fatalf("fetcher dialed an unconnected peer: %v", err)
 	}
 	if cards, err := (cardproto.Fetcher{Host: client}).FetchCards(ctx, server.ID()); err != nil || len(cards) != 2 {
