@@ -119,3 +119,16 @@ func TestIsDeadlineRace(t *testing.T) {
 		}
 	}
 }
+
+func TestLastBaseline(t *testing.T) {
+	out := `fuzz: elapsed: 0s, gathering baseline coverage: 0/184 completed
+fuzz: elapsed: 3s, gathering baseline coverage: 140/184 completed
+PASS
+`
+	if done, total, ok := LastBaseline(out); !ok || done != 140 || total != 184 {
+		t.Fatalf("LastBaseline = %d/%d %v, want 140/184", done, total, ok)
+	}
+	if _, _, ok := LastBaseline("PASS\n"); ok {
+		t.Fatal("a baseline without a status line")
+	}
+}

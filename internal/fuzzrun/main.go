@@ -91,6 +91,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "FAIL %s: %v\n%s\n", t, res.Err, res.Tail)
 		case res.DeadlineRace:
 			fmt.Fprintf(stderr, "ok   %s: %d execs in %s (go test's deadline race at the end, go.dev/issue/75804: no finding)\n", t, res.Execs, res.Elapsed)
+		case res.BaselineTotal > 0:
+			fmt.Fprintf(stderr, "ok   %s: replayed %d of %d corpus entries in %s, no new input (give it a longer -fuzztime)\n",
+				t, res.BaselineDone, res.BaselineTotal, *fuzztime)
 		default:
 			fmt.Fprintf(stderr, "ok   %s: %d execs in %s\n", t, res.Execs, res.Elapsed)
 		}
