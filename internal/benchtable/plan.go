@@ -47,7 +47,7 @@ var suites = []Suite{
 	{Pkg: "./x402/policy", Bench: "^BenchmarkPolicyDecision$", Benchtime: "20000x", Count: 6},
 	{Pkg: "./x402/policy", Bench: "^BenchmarkAuthorize$", Benchtime: "500x", Count: 1},
 	{Pkg: "./x402/evm", Bench: "^BenchmarkVerifyPayment", Benchtime: "2000x", Count: 6},
-	{Pkg: "./x402/evm", Bench: "^BenchmarkSettle$/^period=5ms/", Benchtime: "200x", Count: 1},
+	{Pkg: "./x402/evm", Bench: "^BenchmarkSettle$/^period=2ms/", Benchtime: "200x", Count: 1},
 	{Pkg: "./x402/ledger", Bench: ".", Benchtime: "200x", Count: 1},
 	{Pkg: "./p2p", Bench: ".", Benchtime: "1000x", Count: 1},
 	{Pkg: "./p2p/discovery", Bench: ".", Benchtime: "50x", Count: 6},
@@ -121,7 +121,7 @@ const (
 		"path, against a libp2p round trip of about 85-100 µs (p50, cpu-µs/op): a floor of about 3.5-4x without changing the protocol"
 	notePaidPath = "At 4 clients a paid request is latency-bound (PaidStages rows): two ledger commits on its path " +
 		"(the nonce reserved durably before execution, executed on disk before the settlement is sent), each 0.4 ms on an idle " +
-		"disk and 4-9 ms when other processes load the shared ext4 journal, the block wait (BlockPeriod 5 ms plus about 1.5 ms " +
+		"disk and 4-9 ms when other processes load the shared ext4 journal, the block wait (BlockPeriod 2 ms plus about 1.5 ms " +
 		"of sealing), and about 0.5 ms of verification; so the ratio moves with the disk's fsync latency at the time of the run"
 )
 

@@ -22,7 +22,7 @@ import (
 // MaxLead is raised (and the payments' validity with it) so that the
 // chain clock, which gains a second per block, does not throttle the run.
 func BenchmarkSettle(b *testing.B) {
-	for _, period := range []time.Duration{-1, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond} {
+	for _, period := range []time.Duration{-1, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond} {
 		for _, workers := range []int{4, 32} {
 			name := fmt.Sprintf("period=%v/clients=%d", max(period, 0), workers)
 			b.Run(name, func(b *testing.B) { benchSettle(b, period, workers) })
