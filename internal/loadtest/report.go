@@ -98,10 +98,12 @@ func (s OpStats) ErrorCount() int {
 // Heap: bounded caches (sessions, activity, compiled modules, search
 // cache, metrics series) fill during a run and stay; the embedded chain,
 // in the same process, keeps every block, receipt and state change in
-// memory, about 4.2 KiB per settlement (measured: 15,007 settlements grew
-// the heap by 59.5 MiB, exec and search alone by 1-2 MiB; a heap profile
-// diff puts it in go-ethereum's memorydb and trie). Each settlement the
-// node counted is allowed twice that; anything more is a leak.
+// memory, 4-6 KiB per settlement depending on how many share a block
+// (measured: 15,007 settlements grew the heap by 59.5 MiB with 5 ms
+// blocks, 17,449 by 98.5 MiB with 2 ms blocks; exec and search alone by
+// 1-2 MiB; a heap profile diff puts it in go-ethereum's memorydb and
+// trie). Each settlement the node counted is allowed 8 KiB; anything more
+// is a leak.
 const (
 	maxGoroutineGrowth     = 16
 	maxHeapGrowth          = 16 << 20

@@ -101,7 +101,7 @@ operation per worker), "after" once the load stopped; each time the clients have
 idle connections, %s have passed and the garbage was collected.
 
 Memory: with payments, the heap grows with the embedded chain, which keeps every block and its
-state in memory, about 4.2 KiB per settlement (a heap profile of a paid run, from -heapprofile
+state in memory, 4-6 KiB per settlement depending on how many share a block (a heap profile of a paid run, from -heapprofile
 DIR through go tool pprof -diff_base, puts the growth in go-ethereum's memorydb, trie and RLP
 buffers and the settler's bounded nonce cache); exec and search alone grow it by 1-2 MiB, most
 of it the load generator's own latency records. The check allows 16 MiB plus 8 KiB per
