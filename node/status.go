@@ -18,14 +18,16 @@ import (
 // The status page and the activity it shows.
 
 // statusPage returns the handler of GET /ui/: the configured Status
-// source, or this node alone. A bridge without an API token answers it
-// only under a loopback host name (see ui.Config.LoopbackOnly).
+// source, or this node alone. The bridge guards it as every route: without
+// an API token it answers only under a loopback host name, so that a web
+// page the user visits cannot read the status through a DNS name rebound
+// to 127.0.0.1.
 func (n *Node) statusPage() (http.Handler, error) {
 	src := n.cfg.Status
 	if src == nil {
 		src = n.selfStatus
 	}
-	return ui.New(ui.Config{Source: src, LoopbackOnly: n.cfg.APIToken == "", Logger: n.log.With("component", "ui")})
+	return ui.New(ui.Config{Source: src, Logger: n.log.With("component", "ui")})
 }
 
 // selfStatus is the default status page: this node, its connections, its

@@ -104,8 +104,15 @@ func TestStatusPageOnTheBridge(t *testing.T) {
 	if code, loc := get("/ui", "", ""); code != http.StatusMovedPermanently || loc != "/ui/" {
 		t.Fatalf("GET /ui: %d %q", code, loc)
 	}
-	if code, _ := get("/ui/", "rebound.example:3000", ""); code != http.StatusMisdirectedRequest {
-		t.Fatalf("foreign host: %d", code)
+	for _, host := range []string{"localhost:3000", "[::1]:3000"} {
+		if code, _ := get("/ui/", host, ""); code != 200 {
+			t.Fatalf("loopback host %s: %d", host, code)
+		}
+	}
+	for _, host := range []string{"rebound.example:3000", "127.0.0.1.attacker.example"} { // DNS rebinding
+		if code, _ := get("/ui/", host, ""); code != http.StatusMisdirectedRequest {
+			t.Fatalf("foreign host %s: %d", host, code)
+		}
 	}
 
 	const token = "a-token-of-sixteen-chars"

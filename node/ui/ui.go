@@ -18,9 +18,7 @@ import (
 	"errors"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/agentnet/agentnode/node/activity"
@@ -84,11 +82,6 @@ type Source func(ctx context.Context) (Status, error)
 type Config struct {
 	// Source supplies the page's content. Required.
 	Source Source
-	// LoopbackOnly refuses requests whose Host header is not a loopback
-	// address or "localhost": set it on a bridge without an API token, so
-	// that a web page the user visits cannot read the status through a
-	// DNS name rebound to 127.0.0.1.
-	LoopbackOnly bool
 	// Refresh is how often the page's script fetches the live part.
 	// Default DefaultRefresh.
 	Refresh time.Duration
@@ -162,10 +155,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the status page takes GET", http.StatusMethodNotAllowed)
 		return
 	}
-	if h.cfg.LoopbackOnly && !loopbackHost(r.Host) {
-		http.Error(w, "the status page answers only to a loopback host name (127.0.0.1, [::1] or localhost)", http.StatusMisdirectedRequest)
-		return
-	}
 	switch r.URL.Path {
 	case Prefix:
 		h.render(w, r, "page")
@@ -201,19 +190,4 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_, _ = w.Write(buf.Bytes())
-}
-
-// loopbackHost reports whether a Host header names this machine's
-// loopback interface.
-func loopbackHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
