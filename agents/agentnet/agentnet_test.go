@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	host "github.com/agentnet/agentnode/enclave/wasm/agentnet"
 )
 
 // The bindings' wasm side runs in agents/research's TestModule (a Go guest against the
@@ -54,6 +56,30 @@ func TestConversions(t *testing.T) {
 	for d, want := range map[time.Duration]int32{0: 0, -time.Second: 0, time.Microsecond: 1, 1500 * time.Millisecond: 1500, 1000 * time.Hour: 1<<31 - 1} {
 		if got := millis(d); got != want {
 			t.Errorf("millis(%v) = %d, want %d", d, got, want)
+		}
+	}
+}
+
+// TestABIMatchesTheHost pins the bindings' copy of the ABI numbers to the host module's:
+// a guest cannot import the host package (it would pull wazero into every agent), so
+// the numbers are written twice and must not drift apart.
+func TestABIMatchesTheHost(t *testing.T) {
+	for name, pair := range map[string][2]int64{
+		"CodeBadArgument":    {CodeBadArgument, host.CodeBadArgument},
+		"CodeNotFound":       {CodeNotFound, host.CodeNotFound},
+		"CodeDenied":         {CodeDenied, host.CodeDenied},
+		"CodeDepth":          {CodeDepth, host.CodeDepth},
+		"CodeRemote":         {CodeRemote, host.CodeRemote},
+		"CodeTimeout":        {CodeTimeout, host.CodeTimeout},
+		"CodeBufferTooSmall": {CodeBufferTooSmall, host.CodeBufferTooSmall},
+		"CodeUnavailable":    {CodeUnavailable, host.CodeUnavailable},
+		"CodeLimit":          {CodeLimit, host.CodeLimit},
+		"FieldOutput":        {fieldOutput, host.FieldOutput},
+		"FieldReceipt":       {fieldReceipt, host.FieldReceipt},
+		"FieldCommitment":    {fieldCommitment, host.FieldCommitment},
+	} {
+		if pair[0] != pair[1] {
+			t.Errorf("%s: the bindings say %d, the host %d", name, pair[0], pair[1])
 		}
 	}
 }
