@@ -27,24 +27,6 @@ import (
 	"github.com/agentnet/agentnode/x402/x402test"
 )
 
-// lockedBuffer is a log sink shared by the node's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // wire records every request header and response the client exchanges
 // with the bridge: what travels in clear outside the sealed envelopes.
 type wire struct {
@@ -98,7 +80,7 @@ func secret(t *testing.T, label string) string {
 // requests are logged with the client's request id.
 func TestSecretsNeverLogged(t *testing.T) {
 	env := x402test.NewEnv(t, chain.Config{})
-	logs := &lockedBuffer{}
+	logs := &nodetest.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	dir := t.TempDir()
 	cfg := paidConfig(env, dir, testPrice)

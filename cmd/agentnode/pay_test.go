@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,26 +21,8 @@ import (
 
 	"github.com/agentnet/agentnode/enclave/wasm/wasmtest"
 	"github.com/agentnet/agentnode/node/client"
+	"github.com/agentnet/agentnode/node/nodetest"
 )
-
-// lockedBuffer is a bytes.Buffer safe for a command writing while the test
-// reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // startDev runs `agentnode dev` in process until the test ends and
 // returns its dev.json, once the node serves.
@@ -51,7 +31,7 @@ func startDev(t *testing.T, args ...string) (client.DevInfo, string) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr nodetest.Buffer
 	go func() {
 		done <- run(ctx, append([]string{"dev", "--http", "127.0.0.1:0", "--data", dir, "--log-level", "error"}, args...), &stdout, &stderr)
 	}()
@@ -191,7 +171,7 @@ func TestChainCommand(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr nodetest.Buffer
 	go func() { done <- run(ctx, []string{"chain", "--rpc", "127.0.0.1:0", "--dir", dir}, &stdout, &stderr) }()
 	defer func() {
 		cancel()
