@@ -81,7 +81,7 @@ func TestBridgeSafety(t *testing.T) {
 	cfg := paidConfig(env, t.TempDir(), testPrice)
 	on := true
 	cfg.P2P, cfg.Facilitator, cfg.APIToken = &on, true, "a-token-of-enough-length"
-	n := startNode(t, cfg)
+	n := nodetest.StartConfig(t, cfg)
 	url := n.BridgeURL()
 	good := http.Header{"Authorization": {"Bearer " + cfg.APIToken}}
 

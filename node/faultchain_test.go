@@ -14,6 +14,7 @@ import (
 	"github.com/agentnet/agentnode/node"
 	"github.com/agentnet/agentnode/node/api"
 	"github.com/agentnet/agentnode/node/client"
+	"github.com/agentnet/agentnode/node/nodetest"
 	"github.com/agentnet/agentnode/x402"
 	"github.com/agentnet/agentnode/x402/chain"
 	"github.com/agentnet/agentnode/x402/evm"
@@ -50,19 +51,7 @@ func TestChainRPCFaults(t *testing.T) {
 		return nil
 	})
 	node.SetVerifyTimeout(&cfg, 2*time.Second)
-	n, err := node.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	closed := false
-	defer func() {
-		if !closed {
-			_ = n.Close()
-		}
-	}()
+	n := nodetest.StartConfig(t, cfg)
 	url := n.BridgeURL()
 	c := payingClient(t, url, nil, 0)
 	req := required(t, url, c)
@@ -154,7 +143,6 @@ func TestChainRPCFaults(t *testing.T) {
 		t.Fatalf("after recovery pay_to gained %d, want exactly %d", got, 3*testPrice)
 	}
 
-	closed = true
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/agentnet/agentnode/node"
 	"github.com/agentnet/agentnode/node/api"
 	"github.com/agentnet/agentnode/node/client"
+	"github.com/agentnet/agentnode/node/nodetest"
 	"github.com/agentnet/agentnode/x402"
 	"github.com/agentnet/agentnode/x402/chain"
 	"github.com/agentnet/agentnode/x402/evm"
@@ -50,19 +51,7 @@ func TestClockSkewOnPaymentWindows(t *testing.T) {
 		}
 		return nil
 	})
-	n, err := node.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	closed := false
-	defer func() {
-		if !closed {
-			_ = n.Close()
-		}
-	}()
+	n := nodetest.StartConfig(t, cfg)
 	url := n.BridgeURL()
 	c := payingClient(t, url, nil, 0)
 	req := required(t, url, c)
@@ -144,7 +133,6 @@ func TestClockSkewOnPaymentWindows(t *testing.T) {
 	if d := new(big.Int).Sub(env.Balance(t, env.PayTo), before).Int64(); d != paid*testPrice {
 		t.Fatalf("the expired payment moved funds: pay_to gained %d", d)
 	}
-	closed = true
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/agentnet/agentnode/node"
 	"github.com/agentnet/agentnode/node/api"
 	"github.com/agentnet/agentnode/node/client"
+	"github.com/agentnet/agentnode/node/nodetest"
 	"github.com/agentnet/agentnode/x402"
 	"github.com/agentnet/agentnode/x402/chain"
 	"github.com/agentnet/agentnode/x402/evm"
@@ -156,7 +157,7 @@ func TestKilledAtEveryStep(t *testing.T) {
 			}
 			key := ledger.Key{Network: string(req.Network), Asset: req.Asset, Payer: env.Payer.Hex(), Nonce: auth.Nonce}
 			for i := range 2 { // restart, and restart again: recovery acts once
-				n := startNode(t, paidConfig(env, dir, testPrice))
+				n := nodetest.StartConfig(t, paidConfig(env, dir, testPrice))
 				if i == 0 {
 					// The same payment again: its nonce is spent either way.
 					resp, rbody := post(t, n.BridgeURL(), http.Header{"Payment-Signature": {header}},

@@ -21,6 +21,7 @@ import (
 	"github.com/agentnet/agentnode/node"
 	"github.com/agentnet/agentnode/node/api"
 	"github.com/agentnet/agentnode/node/client"
+	"github.com/agentnet/agentnode/node/nodetest"
 	"github.com/agentnet/agentnode/x402"
 	"github.com/agentnet/agentnode/x402/chain"
 	"github.com/agentnet/agentnode/x402/evm"
@@ -203,7 +204,7 @@ func TestLedgerDiskFullOnTmpfs(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	n2 := startNode(t, paidConfig(env, dir, testPrice)) // recovery
+	n2 := nodetest.StartConfig(t, paidConfig(env, dir, testPrice)) // recovery
 	if err := n2.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/agentnet/agentnode/node"
 	"github.com/agentnet/agentnode/node/api"
 	"github.com/agentnet/agentnode/node/nettest"
+	"github.com/agentnet/agentnode/node/nodetest"
 	"github.com/agentnet/agentnode/x402/chain"
 	"github.com/agentnet/agentnode/x402/ledger"
 	"github.com/agentnet/agentnode/x402/x402test"
@@ -178,7 +179,7 @@ func TestPeerVanishesMidCall(t *testing.T) {
 			off := false
 			cfg.P2P = &off
 			for i := range 2 {
-				n := startNode(t, cfg)
+				n := nodetest.StartConfig(t, cfg)
 				if err := n.Close(); err != nil {
 					t.Fatal(err)
 				}

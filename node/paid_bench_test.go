@@ -56,9 +56,9 @@ func BenchmarkPaidExec(b *testing.B) {
 		settle = append(settle, d)
 		mu.Unlock()
 	})
-	paid := startNode(b, paidCfg)
+	paid := nodetest.StartConfig(b, paidCfg)
 	off := false
-	free := startNode(b, node.Config{Listening: "127.0.0.1:0", DataDir: b.TempDir(), TEE: "sim", LogLevel: "error", P2P: &off})
+	free := nodetest.StartConfig(b, node.Config{Listening: "127.0.0.1:0", DataDir: b.TempDir(), TEE: "sim", LogLevel: "error", P2P: &off})
 	unpaidRate := map[int]float64{}
 	for _, clients := range []int{4, 32} {
 		b.Run(fmt.Sprintf("unpaid/clients=%d", clients), func(b *testing.B) {

@@ -8,6 +8,7 @@ import (
 	"github.com/agentnet/agentnode/internal/tracetest"
 	"github.com/agentnet/agentnode/node"
 	"github.com/agentnet/agentnode/node/client"
+	"github.com/agentnet/agentnode/node/nodetest"
 	"github.com/agentnet/agentnode/x402/chain"
 	"github.com/agentnet/agentnode/x402/x402test"
 )
@@ -36,7 +37,7 @@ func BenchmarkPaidStages(b *testing.B) {
 	env := x402test.NewEnv(b, chain.Config{MaxLead: benchMaxLead})
 	cfg := paidConfig(env, b.TempDir(), benchPrice)
 	cfg.PaymentTimeout = node.Duration{Duration: benchMaxLead + time.Hour}
-	paid := startNode(b, cfg)
+	paid := nodetest.StartConfig(b, cfg)
 	payer := &client.Payer{Key: env.PayerKey, MaxPrice: big.NewInt(benchPrice)}
 	regions, err := tracetest.Record(func() { benchExec(b, paid.BridgeURL(), payer, 4) })
 	if err != nil {

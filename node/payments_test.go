@@ -47,24 +47,6 @@ func paidConfig(env *x402test.Env, dataDir string, price uint64) node.Config {
 	return cfg
 }
 
-// startNode starts a node from cfg and closes it when the test ends.
-func startNode(t testing.TB, cfg node.Config) *node.Node {
-	t.Helper()
-	n, err := node.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Close(); err != nil {
-			t.Errorf("close node: %v", err)
-		}
-	})
-	return n
-}
-
 // payingClient returns a client of the node at url that pays with key.
 func payingClient(t testing.TB, url string, key *ecdsa.PrivateKey, maxPrice int64) *client.Client {
 	t.Helper()
@@ -81,7 +63,7 @@ func payingClient(t testing.TB, url string, key *ecdsa.PrivateKey, maxPrice int6
 
 func TestPaidExecution(t *testing.T) {
 	env := x402test.NewEnv(t, chain.Config{})
-	n := startNode(t, paidConfig(env, t.TempDir(), testPrice))
+	n := nodetest.StartConfig(t, paidConfig(env, t.TempDir(), testPrice))
 	ctx := context.Background()
 	in := client.ExecInput{Wasm: wasmtest.EchoArgs, Args: []string{"paid"}}
 
@@ -243,7 +225,7 @@ func signed(t testing.TB, key *ecdsa.PrivateKey, req x402.PaymentRequirements, o
 // reason of its defect, runs nothing and moves no funds.
 func TestBadPaymentsMoveNoFunds(t *testing.T) {
 	env := x402test.NewEnv(t, chain.Config{})
-	n := startNode(t, paidConfig(env, t.TempDir(), testPrice))
+	n := nodetest.StartConfig(t, paidConfig(env, t.TempDir(), testPrice))
 	url := n.BridgeURL()
 	c := payingClient(t, url, nil, 0)
 	req := required(t, url, c)
@@ -321,7 +303,7 @@ func mustExact(t testing.TB, p x402.PaymentPayload) x402.ExactEVMPayload {
 // once and settle once.
 func TestConcurrentSamePayment(t *testing.T) {
 	env := x402test.NewEnv(t, chain.Config{})
-	n := startNode(t, paidConfig(env, t.TempDir(), testPrice))
+	n := nodetest.StartConfig(t, paidConfig(env, t.TempDir(), testPrice))
 	url := n.BridgeURL()
 	c := payingClient(t, url, nil, 0)
 	header := http.Header{"Payment-Signature": {signed(t, env.PayerKey, required(t, url, c))}}

@@ -38,7 +38,7 @@ def price(r):
 	}
 	cfg := paidConfig(env, t.TempDir(), testPrice)
 	cfg.PayeePolicy = file
-	n := startNode(t, cfg)
+	n := nodetest.StartConfig(t, cfg)
 	c := payingClient(t, n.BridgeURL(), nil, 0)
 	_, err := c.Exec(context.Background(), client.ExecInput{Wasm: wasmtest.EchoArgs, Args: []string{"long"}})
 	var perr *client.PaymentError
@@ -71,7 +71,7 @@ def price(r):
 // allow (nothing is signed or paid) and accounts what it allows.
 func TestPayerPolicyDecides(t *testing.T) {
 	env := x402test.NewEnv(t, chain.Config{})
-	n := startNode(t, paidConfig(env, t.TempDir(), testPrice))
+	n := nodetest.StartConfig(t, paidConfig(env, t.TempDir(), testPrice))
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "spend.db"), 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)

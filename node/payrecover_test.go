@@ -16,6 +16,7 @@ import (
 	"github.com/agentnet/agentnode/node"
 	"github.com/agentnet/agentnode/node/api"
 	"github.com/agentnet/agentnode/node/client"
+	"github.com/agentnet/agentnode/node/nodetest"
 	"github.com/agentnet/agentnode/x402"
 	"github.com/agentnet/agentnode/x402/chain"
 	"github.com/agentnet/agentnode/x402/evm"
@@ -98,7 +99,7 @@ func TestCrashBetweenExecutionAndSettlement(t *testing.T) {
 			}
 
 			for range 2 { // restart, and restart again: recovery settles once
-				n2 := startNode(t, paidConfig(env, dir, testPrice))
+				n2 := nodetest.StartConfig(t, paidConfig(env, dir, testPrice))
 				if err := n2.Close(); err != nil {
 					t.Fatal(err)
 				}
@@ -119,7 +120,7 @@ func TestCrashBetweenExecutionAndSettlement(t *testing.T) {
 // payment settles. A job refused before it ran is never settled.
 func TestTrapAfterWorkSettles(t *testing.T) {
 	env := x402test.NewEnv(t, chain.Config{})
-	n := startNode(t, paidConfig(env, t.TempDir(), testPrice))
+	n := nodetest.StartConfig(t, paidConfig(env, t.TempDir(), testPrice))
 	before := env.Balance(t, env.PayTo)
 	_, err := payingClient(t, n.BridgeURL(), env.PayerKey, testPrice).Exec(context.Background(), client.ExecInput{Wasm: wasmtest.DeepRecursion})
 	var apiErr *client.APIError
@@ -139,7 +140,7 @@ func TestTrapAfterWorkSettles(t *testing.T) {
 // X-PAYMENT-RESPONSE.
 func TestV1Payment(t *testing.T) {
 	env := x402test.NewEnv(t, chain.Config{})
-	n := startNode(t, paidConfig(env, t.TempDir(), testPrice))
+	n := nodetest.StartConfig(t, paidConfig(env, t.TempDir(), testPrice))
 	c := payingClient(t, n.BridgeURL(), nil, 0)
 	req := required(t, n.BridgeURL(), c)
 	p, err := evm.Sign(env.PayerKey, req)
@@ -166,7 +167,7 @@ func TestNodeFacilitatorRoutes(t *testing.T) {
 	env := x402test.NewEnv(t, chain.Config{})
 	cfg := paidConfig(env, t.TempDir(), 0)
 	cfg.Facilitator = true
-	n := startNode(t, cfg)
+	n := nodetest.StartConfig(t, cfg)
 	var sup x402.SupportedResponse
 	if err := json.Unmarshal([]byte(get(t, n.BridgeURL()+"/facilitator/supported")), &sup); err != nil || len(sup.Kinds) == 0 ||
 		sup.Kinds[0].Network != "eip155:1337" || sup.Kinds[0].Scheme != "exact" {
@@ -186,7 +187,7 @@ func TestNodeFacilitatorRoutes(t *testing.T) {
 		t.Fatalf("free execution: %+v %v", res, err)
 	}
 	// Without facilitator = true the routes do not exist.
-	n2 := startNode(t, paidConfig(env, t.TempDir(), 0))
+	n2 := nodetest.StartConfig(t, paidConfig(env, t.TempDir(), 0))
 	resp, err = http.Get(n2.BridgeURL() + "/facilitator/supported")
 	if err != nil {
 		t.Fatal(err)

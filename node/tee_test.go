@@ -27,6 +27,7 @@ import (
 	"github.com/agentnet/agentnode/node"
 	"github.com/agentnet/agentnode/node/api"
 	"github.com/agentnet/agentnode/node/client"
+	"github.com/agentnet/agentnode/node/nodetest"
 )
 
 // teeFixture is a fake-root TEE of one platform: an attester running the
@@ -94,19 +95,7 @@ func (f teeFixture) start(t *testing.T, mut func(*node.Config)) *node.Node {
 	if mut != nil {
 		mut(&cfg)
 	}
-	n, err := node.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Close(); err != nil {
-			t.Errorf("close node: %v", err)
-		}
-	})
-	return n
+	return nodetest.StartConfig(t, cfg)
 }
 
 func (f teeFixture) client(t *testing.T, url string, p *attest.Policy) *client.Client {

@@ -21,6 +21,13 @@ func Start(t testing.TB, mut func(*node.Config)) *node.Node {
 	if mut != nil {
 		mut(&cfg)
 	}
+	return StartConfig(t, cfg)
+}
+
+// StartConfig starts a node with cfg as it is. The node is closed when the
+// test ends; a test may close it earlier (Close is idempotent).
+func StartConfig(t testing.TB, cfg node.Config) *node.Node {
+	t.Helper()
 	n, err := node.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
