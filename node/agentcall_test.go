@@ -32,18 +32,8 @@ import (
 // writeAgent puts an agent (manifest and module) into appPath.
 func writeAgent(t testing.TB, appPath string, m agentstore.Manifest, module []byte) {
 	t.Helper()
-	b, err := m.Encode()
-	if err != nil {
+	if err := agentstore.WriteAgent(appPath, m, module); err != nil {
 		t.Fatal(err)
-	}
-	dir := filepath.Join(appPath, m.Name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for file, data := range map[string][]byte{agentstore.ManifestFile: b, agentstore.ModuleFile: module} {
-		if err := os.WriteFile(filepath.Join(dir, file), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 

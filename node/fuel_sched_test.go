@@ -39,7 +39,7 @@ func TestSpinningGuestDoesNotStarveBridge(t *testing.T) {
 	dir := t.TempDir()
 	m := agentstore.Manifest{Name: "spin", Description: "spins until its deadline"}
 	m.Limits.Timeout.Duration = spin
-	writeManifestAgent(t, filepath.Join(dir, "agents"), m, wasmtest.InfiniteLoop)
+	writeAgent(t, filepath.Join(dir, "agents"), m, wasmtest.InfiniteLoop)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSpinChild$", "-test.v", "-test.timeout=2m")
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", spinChildEnv+"="+dir)

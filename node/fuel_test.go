@@ -30,24 +30,6 @@ import (
 	"github.com/agentnet/agentnode/x402/x402test"
 )
 
-// writeManifestAgent puts an agent with manifest m and module into appPath.
-func writeManifestAgent(t testing.TB, appPath string, m agentstore.Manifest, module []byte) {
-	t.Helper()
-	b, err := m.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(appPath, m.Name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for file, data := range map[string][]byte{agentstore.ManifestFile: b, agentstore.ModuleFile: module} {
-		if err := os.WriteFile(filepath.Join(dir, file), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // lastRun returns the node's most recent served execution.
 func lastRun(t *testing.T, n *node.Node) activity.Event {
 	t.Helper()
@@ -67,8 +49,8 @@ func lastRun(t *testing.T, n *node.Node) activity.Event {
 func TestOutOfFuelAtTheBridge(t *testing.T) {
 	dir := t.TempDir()
 	appPath := filepath.Join(dir, "agents")
-	writeManifestAgent(t, appPath, agentstore.Manifest{Name: "spin", Description: "spins forever", MaxFuel: 10_000_000}, wasmtest.InfiniteLoop)
-	writeManifestAgent(t, appPath, agentstore.Manifest{Name: "echo", Description: "echoes"}, wasmtest.EchoArgs)
+	writeAgent(t, appPath, agentstore.Manifest{Name: "spin", Description: "spins forever", MaxFuel: 10_000_000}, wasmtest.InfiniteLoop)
+	writeAgent(t, appPath, agentstore.Manifest{Name: "echo", Description: "echoes"}, wasmtest.EchoArgs)
 	off := false
 	n := nodetest.Start(t, func(c *node.Config) { c.DataDir, c.P2P = dir, &off })
 	c := nodetest.Client(t, n.BridgeURL())
@@ -102,7 +84,7 @@ func TestOutOfFuelAtTheBridge(t *testing.T) {
 // receipt (exec --json) carries it.
 func TestFuelInReceipts(t *testing.T) {
 	dir := t.TempDir()
-	writeManifestAgent(t, filepath.Join(dir, "agents"), agentstore.Manifest{Name: "echo", Description: "echoes its arguments"}, wasmtest.EchoArgs)
+	writeAgent(t, filepath.Join(dir, "agents"), agentstore.Manifest{Name: "echo", Description: "echoes its arguments"}, wasmtest.EchoArgs)
 	n := nodetest.Start(t, func(c *node.Config) { c.DataDir = dir })
 	c := nodetest.Client(t, n.BridgeURL())
 	ctx := context.Background()
@@ -174,8 +156,8 @@ func TestFuelPricedAgent(t *testing.T) {
 	nw := nettest.Start(t, 2, nettest.Options{Config: func(i int, c *node.Config) {
 		switch i {
 		case 0: // the seller
-			writeManifestAgent(t, c.AppPath, greeter, nettest.Greeter(t, "metered"))
-			writeManifestAgent(t, c.AppPath, spin, wasmtest.InfiniteLoop)
+			writeAgent(t, c.AppPath, greeter, nettest.Greeter(t, "metered"))
+			writeAgent(t, c.AppPath, spin, wasmtest.InfiniteLoop)
 			c.RPC, c.GasKey, c.Asset, c.PayTo = env.Chain.Client().Client(), env.GasKey, env.Token.Hex(), env.PayTo.Hex()
 		case 1: // a buyer with a payer
 			c.PayerKeyFile, c.MaxPrice = keyFile, 10000

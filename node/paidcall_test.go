@@ -29,19 +29,7 @@ import (
 func writePricedAgent(t testing.TB, appPath, name, banner string, price uint64) {
 	t.Helper()
 	m := agentstore.Manifest{Name: name, Description: "answers with a priced greeting", Tags: []string{"oracle"}, Price: price}
-	b, err := m.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(appPath, name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for file, data := range map[string][]byte{agentstore.ManifestFile: b, agentstore.ModuleFile: nettest.Greeter(t, banner)} {
-		if err := os.WriteFile(filepath.Join(dir, file), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeAgent(t, appPath, m, nettest.Greeter(t, banner))
 }
 
 // TestPaidRemoteCall: node 0 sells a priced agent; node 1 calls it over

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/big"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -115,18 +114,7 @@ func startSingle(ctx context.Context, cfg Config, dir string) (*target, error) {
 // writeEcho puts the free echo agent into appPath.
 func writeEcho(appPath string) error {
 	m := agentstore.Manifest{Name: echoAgent, Description: echoDescription, Tags: []string{"echo", "test"}}
-	b, err := m.Encode()
-	if err != nil {
-		return err
-	}
-	d := filepath.Join(appPath, echoAgent)
-	if err := os.MkdirAll(d, 0o700); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(d, agentstore.ManifestFile), b, 0o600); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(d, agentstore.ModuleFile), wasmtest.EchoArgs, 0o600)
+	return agentstore.WriteAgent(appPath, m, wasmtest.EchoArgs)
 }
 
 // The testnet's priced agent for Paid and Call: the cheapest demo agent

@@ -319,3 +319,22 @@ func listDir(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+func TestWriteAgentLaysOutWhatOpenLoads(t *testing.T) {
+	dir, e := t.TempDir(), newExecutor(t)
+	m := agentstore.Manifest{Name: "echo", Description: "prints its arguments", Tags: []string{"test"}, Price: 7}
+	if err := agentstore.WriteAgent(dir, m, wasmtest.EchoArgs); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(filepath.Join(dir, "echo", agentstore.ModuleFile)); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("module file: %v %v", info, err)
+	}
+	s := open(t, dir, e)
+	a, ok := s.Get("echo")
+	if !ok || !a.Deployed || a.ModuleSHA256 != sha256.Sum256(wasmtest.EchoArgs) || a.Manifest.Price != 7 {
+		t.Fatalf("agent %+v", a)
+	}
+	if err := agentstore.WriteAgent(dir, agentstore.Manifest{Name: "../escape", Description: "x"}, wasmtest.EchoArgs); err == nil {
+		t.Fatal("a manifest with a bad name was written")
+	}
+}

@@ -273,3 +273,29 @@ func randomSuffix() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// WriteAgent writes an agent directory into appPath as a Store reads it:
+// <appPath>/<m.Name>/agent.toml (m, encoded) and agent.wasm (module), private
+// to the user. It is how programs and tests lay out an app_path; a running
+// node takes a new or changed directory at its next Deploy.
+func WriteAgent(appPath string, m Manifest, module []byte) error {
+	manifest, err := m.Encode()
+	if err != nil {
+		return fmt.Errorf("write agent %q: %w", m.Name, err)
+	}
+	// What the store would refuse to load is not written: a bad name
+	// could also leave appPath.
+	if _, err := ParseManifest(manifest); err != nil {
+		return fmt.Errorf("write agent %q: %w", m.Name, err)
+	}
+	dir := filepath.Join(appPath, m.Name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("write agent %q: %w", m.Name, err)
+	}
+	for file, data := range map[string][]byte{ManifestFile: manifest, ModuleFile: module} {
+		if err := os.WriteFile(filepath.Join(dir, file), data, 0o600); err != nil {
+			return fmt.Errorf("write agent %q: %w", m.Name, err)
+		}
+	}
+	return nil
+}

@@ -74,8 +74,7 @@ func (a Agent) Module(tb testing.TB) []byte { return Greeter(tb, a.Banner) }
 // Manifest returns the agent's agent.toml.
 func (a Agent) Manifest(tb testing.TB) []byte {
 	tb.Helper()
-	m := agentstore.Manifest{Name: a.Name, Description: a.Description, Tags: a.Tags}
-	m.Limits.Timeout.Duration = a.Timeout
+	m := a.manifest()
 	b, err := m.Encode()
 	if err != nil {
 		tb.Fatal(err)
@@ -95,15 +94,15 @@ func (a Agent) Output(args ...string) string {
 // Write puts the agent's directory into appPath.
 func (a Agent) Write(tb testing.TB, appPath string) {
 	tb.Helper()
-	dir := filepath.Join(appPath, a.Name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := agentstore.WriteAgent(appPath, a.manifest(), a.Module(tb)); err != nil {
 		tb.Fatal(err)
 	}
-	for name, b := range map[string][]byte{agentstore.ManifestFile: a.Manifest(tb), agentstore.ModuleFile: a.Module(tb)} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			tb.Fatal(err)
-		}
-	}
+}
+
+func (a Agent) manifest() agentstore.Manifest {
+	m := agentstore.Manifest{Name: a.Name, Description: a.Description, Tags: a.Tags}
+	m.Limits.Timeout.Duration = a.Timeout
+	return m
 }
 
 // TTL is a record-lifetime profile for tests that do not wait for
