@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/agentnet/agentnode/internal/stem"
 )
 
 // BM25F parameters: the usual k1 and b, and field weights that make a
@@ -157,7 +159,7 @@ func termFrequency(lower, term string) int {
 			i += j + 1
 			continue
 		}
-		if tok := lower[start:end]; keep(tok) && stem(tok) == term {
+		if tok := lower[start:end]; keep(tok) && stem.Word(tok) == term {
 			n++
 		}
 		i = end
@@ -242,7 +244,7 @@ func Terms(text string) []string {
 	var out []string
 	forEachToken(strings.ToLower(text), func(tok string) {
 		if keep(tok) {
-			out = append(out, stem(tok))
+			out = append(out, stem.Word(tok))
 		}
 	})
 	return out
@@ -260,49 +262,6 @@ func QueryTerms(query string) []string {
 		}
 	}
 	return out
-}
-
-// stem strips common English inflections from a lowercase ASCII word, so
-// that "transformers" meets "transformer" and "learning" meets "learned".
-// It is deliberately light (no dictionary); words with other letters pass
-// through unchanged.
-func stem(w string) string {
-	for i := 0; i < len(w); i++ {
-		if w[i] < 'a' || w[i] > 'z' {
-			return w
-		}
-	}
-	switch {
-	case strings.HasSuffix(w, "ies") && len(w) > 4:
-		w = w[:len(w)-3] + "y"
-	case strings.HasSuffix(w, "sses"):
-		w = w[:len(w)-2]
-	case strings.HasSuffix(w, "xes") || strings.HasSuffix(w, "ches") || strings.HasSuffix(w, "shes"):
-		w = w[:len(w)-2]
-	case strings.HasSuffix(w, "s") && len(w) > 3 && !strings.HasSuffix(w, "ss") &&
-		!strings.HasSuffix(w, "us") && !strings.HasSuffix(w, "is"):
-		w = w[:len(w)-1]
-	}
-	switch {
-	case strings.HasSuffix(w, "ing") && len(w) > 5:
-		w = undouble(w[:len(w)-3])
-	case strings.HasSuffix(w, "ed") && len(w) > 4:
-		w = undouble(w[:len(w)-2])
-	}
-	if strings.HasSuffix(w, "e") && len(w) > 3 {
-		w = w[:len(w)-1]
-	}
-	return w
-}
-
-// undouble turns a doubled final consonant into one ("runn" -> "run"),
-// except l, s and z ("modell" stays, as "modelling" meets "modell").
-func undouble(w string) string {
-	n := len(w)
-	if n >= 3 && w[n-1] == w[n-2] && !strings.ContainsRune("aeioulsz", rune(w[n-1])) {
-		return w[:n-1]
-	}
-	return w
 }
 
 // stopwords are dropped from papers and queries: English function words,
