@@ -22,18 +22,14 @@ package main
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"io"
 	"os"
 
 	"github.com/agentnet/agentnode/agents/internal/input"
 	"github.com/agentnet/agentnode/agents/internal/jsonenc"
+	"github.com/agentnet/agentnode/agents/internal/notarize"
 )
-
-// Scheme is the digest's domain-separation string and the "scheme" field
-// of the answer.
-const Scheme = "agentnet/notary/v1"
 
 // MaxInput caps the input: 1 MiB fits the executor's default memory limit
 // (16 MiB) many times over.
@@ -64,27 +60,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// Digest returns SHA-256(Scheme || LP(data)), LP being a 4-byte
-// big-endian length prefix. data must be shorter than 4 GiB, which
-// MaxInput guarantees.
-func Digest(data []byte) [sha256.Size]byte {
-	h := sha256.New()
-	h.Write([]byte(Scheme))
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(data)))
-	h.Write(n[:])
-	h.Write(data)
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return sum
-}
-
 // appendAnswer renders the JSON answer for data and a newline.
 func appendAnswer(b []byte, data []byte) []byte {
 	sum := sha256.Sum256(data)
-	digest := Digest(data)
+	digest := notarize.Digest(data)
 	b = jsonenc.Key(append(b, '{'), "scheme", true)
-	b = jsonenc.String(b, Scheme)
+	b = jsonenc.String(b, notarize.Scheme)
 	b = jsonenc.Key(b, "sha256", false)
 	b = jsonenc.String(b, hex.EncodeToString(sum[:]))
 	b = jsonenc.Key(b, "digest", false)

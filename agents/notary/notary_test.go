@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/agentnet/agentnode/agents/internal/notarize"
 )
 
 type answer struct {
@@ -42,7 +44,7 @@ func TestDigestVectors(t *testing.T) {
 		{"hello world", "57b38ffe99f304968626040e0020a750ae4fa019c082e9b4e496cb9b8d9e4dc7"},
 	}
 	for _, tt := range tests {
-		got := Digest([]byte(tt.in))
+		got := notarize.Digest([]byte(tt.in))
 		if hex.EncodeToString(got[:]) != tt.digest || manual(tt.in) != tt.digest {
 			t.Errorf("Digest(%q) = %x, manual %s, want %s", tt.in, got, manual(tt.in), tt.digest)
 		}
@@ -63,7 +65,7 @@ func manual(in string) string {
 func TestRun(t *testing.T) {
 	code, a, stderr := runAgent(t, nil, "hello", "world")
 	sum := sha256.Sum256([]byte("hello world"))
-	if code != exitOK || stderr != "" || a.Scheme != Scheme || a.SHA256 != hex.EncodeToString(sum[:]) ||
+	if code != exitOK || stderr != "" || a.Scheme != notarize.Scheme || a.SHA256 != hex.EncodeToString(sum[:]) ||
 		a.Length != 11 || a.Digest != manual("hello world") {
 		t.Fatalf("args: code %d %+v %q", code, a, stderr)
 	}
@@ -109,7 +111,7 @@ func FuzzDigest(f *testing.F) {
 	f.Add([]byte("hello world"))
 	f.Add([]byte{0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, in []byte) {
-		got := Digest(in)
+		got := notarize.Digest(in)
 		if hex.EncodeToString(got[:]) != manual(string(in)) {
 			t.Fatalf("Digest(%x) mismatch", in)
 		}
@@ -124,6 +126,6 @@ func BenchmarkDigest1MiB(b *testing.B) {
 	data := make([]byte, MaxInput)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		Digest(data)
+		notarize.Digest(data)
 	}
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -12,13 +10,11 @@ import (
 
 	"github.com/agentnet/agentnode/agents/agentnet"
 	"github.com/agentnet/agentnode/agents/internal/input"
+	"github.com/agentnet/agentnode/agents/internal/notarize"
 )
 
 // Find is the description the agent searches for: what the arxiv agent's card says.
 const Find = "arxiv papers"
-
-// NotaryScheme is the notary agent's digest domain: SHA-256(NotaryScheme || LP(text)).
-const NotaryScheme = "agentnet/notary/v1"
 
 // MaxQuery caps the query, as the arxiv agent does.
 const MaxQuery = 4 << 10
@@ -153,8 +149,8 @@ func Combine(query string, r *agentnet.Result) []byte {
 		b.WriteByte('\n')
 	}
 	b.WriteString(Summary(r.Agent, r.Output) + "\n")
-	d := Digest(b.Bytes())
-	b.WriteString("notary digest: " + hex.EncodeToString(d[:]) + " (SHA-256(\"" + NotaryScheme + "\" || LP(the lines above)))\n")
+	d := notarize.Digest(b.Bytes())
+	b.WriteString("notary digest: " + hex.EncodeToString(d[:]) + " (SHA-256(\"" + notarize.Scheme + "\" || LP(the lines above)))\n")
 	return b.Bytes()
 }
 
@@ -185,20 +181,6 @@ func Summary(agent string, out []byte) string {
 		s += "; top result: " + top
 	}
 	return s
-}
-
-// Digest is the notary agent's digest: SHA-256(NotaryScheme || LP(data)), LP a 4-byte
-// big-endian length prefix.
-func Digest(data []byte) [sha256.Size]byte {
-	h := sha256.New()
-	h.Write([]byte(NotaryScheme))
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(data)))
-	h.Write(n[:])
-	h.Write(data)
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return sum
 }
 
 func orZero(s string) string {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentnet/agentnode/agents/agentnet"
+	"github.com/agentnet/agentnode/agents/internal/notarize"
 	"github.com/agentnet/agentnode/enclave/wasm"
 	hostnet "github.com/agentnet/agentnode/enclave/wasm/agentnet"
 	"github.com/agentnet/agentnode/enclave/wasm/agentnet/agentnettest"
@@ -93,7 +94,7 @@ func checkAnswer(t *testing.T, out, header string) {
 	if i < 0 {
 		t.Fatalf("no digest:\n%s", out)
 	}
-	d := Digest([]byte(out[:i]))
+	d := notarize.Digest([]byte(out[:i]))
 	if got := out[i+len("notary digest: "):][:64]; got != hex.EncodeToString(d[:]) {
 		t.Fatalf("digest %s does not match the text above it", got)
 	}
