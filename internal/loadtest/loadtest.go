@@ -28,6 +28,8 @@ import (
 	"runtime/pprof"
 	"sync"
 	"time"
+
+	"github.com/agentnet/agentnode/testnet"
 )
 
 // Kind is a kind of operation.
@@ -250,7 +252,8 @@ func measure() Snapshot {
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return Snapshot{HeapAlloc: m.HeapAlloc, HeapInuse: m.HeapInuse, Sys: m.Sys, RSS: selfRSS(), Goroutines: runtime.NumGoroutine()}
+	rss, _ := testnet.SelfRSS()
+	return Snapshot{HeapAlloc: m.HeapAlloc, HeapInuse: m.HeapInuse, Sys: m.Sys, RSS: rss, Goroutines: runtime.NumGoroutine()}
 }
 
 // writeHeap writes the heap profile to prefix-when.pprof, when prefix is

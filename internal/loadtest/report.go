@@ -1,11 +1,9 @@
 package loadtest
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -220,25 +218,4 @@ func mib(b int64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(float64(b)/(1<<20), 'f', 1, 64) + " MiB"
-}
-
-// selfRSS reads the resident set of this process from /proc; 0 where
-// there is none.
-func selfRSS() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				return 0
-			}
-			return kb << 10
-		}
-	}
-	return 0
 }
