@@ -173,6 +173,12 @@ func (l *Ledger) Reserve(ctx context.Context, e Entry) error {
 	if err != nil {
 		return fmt.Errorf("reserve payment %s: encode: %w", e.Key, err)
 	}
+	// The entry is this request's before it is on disk: a Recover that
+	// lists it right after the commit must find it claimed, or it would
+	// release a reservation whose work is about to run.
+	if !l.claim(e.Key) {
+		return fmt.Errorf("reserve payment %s: %w", e.Key, ErrNonceUsed)
+	}
 	key := e.Key.bytes()
 	err = l.update(func(tx *bolt.Tx) error {
 		b, err := open(tx)
@@ -188,11 +194,9 @@ func (l *Ledger) Reserve(ctx context.Context, e Entry) error {
 		return b.reserved.Put(key, nil)
 	})
 	if err != nil {
+		l.unclaim(e.Key)
 		return fmt.Errorf("reserve payment %s: %w", e.Key, err)
 	}
-	l.mu.Lock()
-	l.inflight[string(key)] = struct{}{}
-	l.mu.Unlock()
 	return nil
 }
 

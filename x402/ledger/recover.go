@@ -105,7 +105,18 @@ func (l *Ledger) Recover(ctx context.Context, s Settler) (Report, error) {
 		if !l.claim(e.Key) {
 			continue
 		}
-		err := l.recoverOne(ctx, e, s, &r)
+		// The list is a snapshot: a live request may have settled the
+		// entry and let go of it since. Act only on what is still pending.
+		cur, err := l.Get(ctx, e.Key)
+		if err != nil {
+			l.unclaim(e.Key)
+			return r, fmt.Errorf("recover ledger: %w", err)
+		}
+		if cur.State != StateExecuted {
+			l.unclaim(e.Key)
+			continue
+		}
+		err = l.recoverOne(ctx, cur, s, &r)
 		l.unclaim(e.Key)
 		if err != nil {
 			return r, fmt.Errorf("recover ledger: %w", err)

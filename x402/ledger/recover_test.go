@@ -268,6 +268,49 @@ func TestRecoverLeavesLiveRequestsAlone(t *testing.T) {
 	}
 }
 
+// TestPeriodicRecoverNeverReleasesALiveReservation runs Recover in a loop
+// while requests reserve and execute: every reservation that Reserve
+// returned must still be the request's to mark executed. (Reserve once
+// claimed its entry only after the commit, and a Recover in between
+// released it.)
+func TestPeriodicRecoverNeverReleasesALiveReservation(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	chain := &ledgertest.Chain{}
+	stop := make(chan struct{})
+	recovered := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				recovered <- nil
+				return
+			default:
+			}
+			if r, err := n.l.Recover(ctx, chain); err != nil || len(r.Released) != 0 {
+				recovered <- fmt.Errorf("Recover = %+v, %v: released a live reservation", r, err)
+				return
+			}
+		}
+	}()
+	for i := range 300 {
+		e := entry(1000 + i)
+		if err := n.l.Reserve(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.l.MarkExecuted(ctx, e.Key); err != nil {
+			t.Fatalf("reservation %d: %v", i, err)
+		}
+		if err := n.l.MarkSettled(ctx, e.Key, "0xtx"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	if err := <-recovered; err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRecoverManyPending(t *testing.T) {
 	ctx := context.Background()
 	n := newNode(t)
