@@ -104,3 +104,34 @@ func TestPaidRemoteCall(t *testing.T) {
 		t.Fatalf("pay_to gained %s after the refused call", d)
 	}
 }
+
+// TestPaidCallOfOwnAgent: a node calls its own priced agent through
+// /v1/agents/{its own peer}/{name}/call. The call takes the in-process
+// transport, whose 402 must carry the terms like a stream's, so that the
+// node's payer pays and the verified receipt names the settlement.
+func TestPaidCallOfOwnAgent(t *testing.T) {
+	env := x402test.NewEnv(t, chain.Config{})
+	const agentPrice = 3000
+	keyFile := filepath.Join(t.TempDir(), "payer.key")
+	if err := os.WriteFile(keyFile, []byte(hexutil.Encode(crypto.FromECDSA(env.PayerKey))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nw := nettest.Start(t, 1, nettest.Options{Config: func(_ int, c *node.Config) {
+		writePricedAgent(t, c.AppPath, "oracle", "own hello", agentPrice)
+		c.RPC, c.GasKey, c.Asset, c.PayTo = env.Chain.Client().Client(), env.GasKey, env.Token.Hex(), env.PayTo.Hex()
+		c.PayerKeyFile, c.MaxPrice = keyFile, 10000
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	before := env.Balance(t, env.PayTo)
+	rc, err := nettest.Client(t, nw.Nodes[0]).CallAgent(ctx, nw.Nodes[0].PeerID(), "oracle", api.CallRequest{Args: []string{"me"}})
+	if err != nil {
+		t.Fatalf("call of the node's own priced agent: %v", err)
+	}
+	if rc.Output != "own hello me\n" || rc.Payment == nil || rc.Payment.Amount != "3000" || len(rc.Payment.Transaction) != 66 {
+		t.Fatalf("receipt %+v payment %+v", rc, rc.Payment)
+	}
+	if d := new(big.Int).Sub(env.Balance(t, env.PayTo), before); d.Int64() != agentPrice {
+		t.Fatalf("pay_to gained %s, want %d", d, agentPrice)
+	}
+}

@@ -154,8 +154,10 @@ func (nw *network) remote(p peer.ID, addrs []string) (*remote, error) {
 }
 
 // callError says why a remote call failed: the remote node's own refusal
-// passes through (its code, its Retry-After or payment requirements) but
-// for authentication codes, which would read as this bridge's; a transport
+// passes through (its code and Retry-After) but for authentication codes,
+// which would read as this bridge's; a payment this node could not make is
+// payment_required without the remote's x402 headers (they are not this
+// bridge's terms); a transport
 // failure is peer_unreachable; evidence the policy refuses is
 // untrusted_peer; anything else failed the client's verification.
 func callError(p peer.ID, err error) error {
@@ -222,11 +224,7 @@ func (t localTransport) Exec(ctx context.Context, header http.Header, req *api.E
 // *APIError.
 func decodeReply(rep bridge.Reply, v any) error {
 	if rep.Status/100 != 2 {
-		var e api.Error
-		if json.Unmarshal(rep.Body, &e) != nil || e.Error.Code == "" {
-			e.Error = api.ErrorDetail{Code: api.CodeInternal, Message: "internal error"}
-		}
-		return &client.APIError{Status: rep.Status, Code: e.Error.Code, Message: e.Error.Message, Header: rep.Header}
+		return client.ReplyError(rep.Status, rep.Header, rep.Body)
 	}
 	if err := json.Unmarshal(rep.Body, v); err != nil {
 		return fmt.Errorf("decode local reply: %w", err)

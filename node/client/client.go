@@ -175,15 +175,8 @@ func (c *Client) do(req *http.Request, out any) (http.Header, error) {
 	if int64(len(b)) > c.cfg.MaxResponseBytes {
 		return nil, fmt.Errorf("read %s response: over %d bytes", req.URL.Path, c.cfg.MaxResponseBytes)
 	}
-	if resp.StatusCode == http.StatusPaymentRequired {
-		return nil, paymentAPIError(resp.StatusCode, resp.Header, b)
-	}
 	if resp.StatusCode/100 != 2 {
-		var e api.Error
-		if json.Unmarshal(b, &e) != nil || e.Error.Code == "" {
-			e.Error = api.ErrorDetail{Code: "http_" + strings.ReplaceAll(resp.Status, " ", "_"), Message: strings.TrimSpace(string(b))}
-		}
-		return nil, &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message, Header: resp.Header}
+		return nil, ReplyError(resp.StatusCode, resp.Header, b)
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return nil, fmt.Errorf("decode %s response: %w", req.URL.Path, err)

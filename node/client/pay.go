@@ -443,6 +443,23 @@ func settlementOf(h http.Header) *x402.SettleResponse {
 	return &r
 }
 
+// ReplyError is the error of a bridge's non-2xx answer (status, headers and
+// body), whether it came over HTTP, a p2p stream or from the node's own
+// bridge in process: on 402 a *APIError that carries the payment
+// requirements (from PAYMENT-REQUIRED or the v1 body), otherwise the
+// answer's api.Error, or code http_<status> with the body as its message
+// when the body is not one.
+func ReplyError(status int, h http.Header, body []byte) *APIError {
+	if status == http.StatusPaymentRequired {
+		return paymentAPIError(status, h, body)
+	}
+	var e api.Error
+	if json.Unmarshal(body, &e) != nil || e.Error.Code == "" {
+		e.Error = api.ErrorDetail{Code: fmt.Sprintf("http_%d", status), Message: strings.TrimSpace(string(body))}
+	}
+	return &APIError{Status: status, Code: e.Error.Code, Message: e.Error.Message, Header: h}
+}
+
 // paymentAPIError is the *APIError of a 402 answer: the terms come from
 // PAYMENT-REQUIRED (v2) or, failing that, a v1 body, and the message says
 // what the node wants.

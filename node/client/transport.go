@@ -113,15 +113,8 @@ func execReply(p peer.ID, resp execproto.Response) (*api.ExecResponse, http.Head
 	for k, v := range resp.Headers {
 		h.Set(k, v)
 	}
-	if resp.Status == http.StatusPaymentRequired {
-		return nil, nil, paymentAPIError(resp.Status, h, resp.Body)
-	}
 	if resp.Status/100 != 2 {
-		var e api.Error
-		if json.Unmarshal(resp.Body, &e) != nil || e.Error.Code == "" {
-			e.Error = api.ErrorDetail{Code: fmt.Sprintf("http_%d", resp.Status), Message: strings.TrimSpace(string(resp.Body))}
-		}
-		return nil, nil, &APIError{Status: resp.Status, Code: e.Error.Code, Message: e.Error.Message, Header: h}
+		return nil, nil, ReplyError(resp.Status, h, resp.Body)
 	}
 	var out api.ExecResponse
 	if err := json.Unmarshal(resp.Body, &out); err != nil {
