@@ -1,5 +1,5 @@
 // Package agents holds agentnode's demo agents and hands them to code that
-// deploys them (the dev node, the testnet): each agent is a directory with
+// deploys them (the testnet, the load test): each agent is a directory with
 // its Go source (a WASI preview 1 command), the built module agent.wasm and
 // its manifest agent.toml, and this package embeds the modules and
 // manifests so that a binary carries them.

@@ -36,8 +36,7 @@ type PaymentConfig struct {
 	// RPCURL is the JSON-RPC endpoint (http, https, ws or wss) of the EVM
 	// chain payments settle on, e.g. https://sepolia.base.org. Needed by
 	// gas_key_file (the node settles itself) and used, when given, to read
-	// the chain id and the token's EIP-712 domain and to double-check
-	// settlements at recovery.
+	// the chain id and the token's EIP-712 domain.
 	RPCURL string `toml:"rpc_url"`
 	// Network is the CAIP-2 id of that chain ("eip155:84532"; v1 names
 	// such as "base-sepolia" are accepted). Default: eip155:<the chain id

@@ -27,9 +27,10 @@ const (
 	// dbFile is the node's bbolt database: the payment ledger and the
 	// payer policy's spending.
 	dbFile = "node.db"
-	// dbBatchDelay is how long a lone write waits for others to share its
-	// fsync. Concurrent paid requests write together; a lone one pays at
-	// most this much per ledger step.
+	// dbBatchDelay is how long a lone db.Batch write waits for others to
+	// share its fsync: it governs the payer policy's spending records. The
+	// ledger commits through its own group commit (x402/ledger), which
+	// does not wait.
 	dbBatchDelay = 2 * time.Millisecond
 	// dbLockTimeout bounds the wait for the database lock: another
 	// process using the same data dir is an error, not a hang.
