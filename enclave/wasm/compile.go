@@ -71,6 +71,17 @@ type compileCall struct {
 	err  error
 }
 
+// Cached returns the compiled module of the bytes whose SHA-256 is hash, when the
+// executor holds it. Compile hashes its input on every call; a caller that already knows
+// its module's hash (the agent store, for every agent request) looks it up here first and
+// compiles only on a miss. A wrong hash finds nothing or the module of other bytes, never
+// a module filed under a hash that is not its own.
+func (e *Executor) Cached(hash [32]byte) (*Module, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.modules.Get(hash)
+}
+
 // Compile admits a module: it checks the size cap (ErrModuleTooLarge), hashes the bytes
 // and returns the cached Module for that hash at once if there is one. Otherwise, holding
 // a slot (Config.MaxConcurrent), it scans the binary's structure, meters it (package

@@ -26,6 +26,12 @@ func TestCompileCacheHit(t *testing.T) {
 	if e.modules.Len() != 1 {
 		t.Fatalf("%d cached modules, want 1", e.modules.Len())
 	}
+	if m, ok := e.Cached(sha256.Sum256(wasmtest.Hello)); !ok || m != m1 {
+		t.Fatalf("Cached(hash of Hello) = %v, %v; want the compiled module", m, ok)
+	}
+	if _, ok := e.Cached(sha256.Sum256(wasmtest.EchoArgs)); ok {
+		t.Fatal("Cached found a module that was never compiled")
+	}
 }
 
 func TestConcurrentCompileOfOneModuleCompilesOnce(t *testing.T) {
@@ -69,6 +75,9 @@ func TestCompileEviction(t *testing.T) {
 	mustCompile(t, e, wasmtest.Oversized(3000)) // evicts loop, still running
 	if _, err := e.Run(context.Background(), a, Input{}); !errors.Is(err, ErrModuleEvicted) {
 		t.Fatalf("Run of an evicted module: %v, want ErrModuleEvicted", err)
+	}
+	if _, ok := e.Cached(a.Hash()); ok {
+		t.Fatal("Cached found an evicted module")
 	}
 	if err := <-done; !errors.Is(err, ErrTimeout) {
 		t.Fatalf("run of a module evicted under it: %v, want ErrTimeout", err)

@@ -60,6 +60,10 @@ const DefaultMaxModuleBytes = 4 << 20
 // Compiler validates and compiles modules; *wasm.Executor implements it.
 type Compiler interface {
 	Compile(ctx context.Context, wasm []byte) (*wasm.Module, error)
+	// Cached returns the compiled module of the bytes with this SHA-256,
+	// if it holds one: the store knows each agent's hash, so an agent
+	// request does not hash megabytes of module again.
+	Cached(hash [32]byte) (*wasm.Module, bool)
 }
 
 // Config configures a Store. Dir and Compiler are required.
@@ -223,12 +227,16 @@ func (s *Store) ResolveAgent(ctx context.Context, name string) (*wasm.Module, er
 	s.mu.RLock()
 	a, ok := s.agents[name]
 	var module []byte
+	var sum [32]byte
 	if ok && a.Deployed {
-		module = a.module
+		module, sum = a.module, a.ModuleSHA256
 	}
 	s.mu.RUnlock()
 	if module == nil {
 		return nil, fmt.Errorf("agent %q: %w", name, enclave.ErrUnknownAgent)
+	}
+	if m, ok := s.cfg.Compiler.Cached(sum); ok {
+		return m, nil
 	}
 	return s.cfg.Compiler.Compile(ctx, module)
 }

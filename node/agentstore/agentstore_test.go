@@ -338,3 +338,28 @@ func TestWriteAgentLaysOutWhatOpenLoads(t *testing.T) {
 		t.Fatal("a manifest with a bad name was written")
 	}
 }
+
+// BenchmarkResolveAgent measures what every agent request pays to find its
+// compiled module: a 2 MiB module (the size of a Go agent), already compiled.
+func BenchmarkResolveAgent(b *testing.B) {
+	dir := b.TempDir()
+	e, err := wasm.New(context.Background(), wasm.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = e.Close(context.Background()) })
+	module := wasmtest.Oversized(2 << 20)
+	if err := agentstore.WriteAgent(dir, agentstore.Manifest{Name: "big", Description: "a large module"}, module); err != nil {
+		b.Fatal(err)
+	}
+	s, err := agentstore.Open(context.Background(), agentstore.Config{Dir: dir, Compiler: e})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := s.ResolveAgent(ctx, "big"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
