@@ -218,8 +218,7 @@ func agentError(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: %s", agentnet.ErrUnavailable, brErr.Message)
 	case errors.As(err, &brErr) && brErr.Status == http.StatusBadRequest:
 		return fmt.Errorf("%w: %s", agentnet.ErrBadArgument, brErr.Message)
-	case errors.Is(err, client.ErrTransport):
-		return fmt.Errorf("%w: %v", agentnet.ErrRemote, err)
 	}
+	// A transport failure (client.ErrTransport) and anything else.
 	return fmt.Errorf("%w: %v", agentnet.ErrRemote, err)
 }

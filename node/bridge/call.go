@@ -86,13 +86,19 @@ func (s *Server) serveCall(ctx context.Context, route string, call Call, core fu
 	return *r
 }
 
+// errorReply renders err as the bridge answers it, over HTTP or a stream
+// (peer is the caller's peer id on a stream), and logs it.
 func (s *Server) errorReply(route, id, peer string, err error) Reply {
 	e := errorFor(err)
 	lvl := s.log.Info
 	if e.Status >= 500 {
 		lvl = s.log.Error
 	}
-	lvl("request failed", "request_id", id, "route", route, "peer", peer, "status", e.Status, "code", e.Code, "err", err)
+	attrs := []any{"request_id", id, "route", route, "status", e.Status, "code", e.Code, "err", err}
+	if peer != "" {
+		attrs = append(attrs, "peer", peer)
+	}
+	lvl("request failed", attrs...)
 	rep := jsonReply(e.Status, api.Error{Error: api.ErrorDetail{Code: e.Code, Message: e.Message}})
 	if e.Body != nil {
 		rep.Body = e.Body

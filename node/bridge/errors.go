@@ -93,24 +93,9 @@ func (s *Server) handle(pattern string, h func(http.ResponseWriter, *http.Reques
 		id := requestID(r)
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
-		err := s.serve(h, sw, r)
-		if err != nil {
-			e := errorFor(err)
-			lvl := s.log.Info
-			if e.Status >= 500 {
-				lvl = s.log.Error
-			}
-			lvl("request failed", "request_id", id, "route", route, "status", e.Status, "code", e.Code, "err", err)
-			for k, v := range e.Header {
-				sw.Header()[k] = v
-			}
-			if e.Body != nil {
-				sw.Header().Set("Content-Type", "application/json")
-				sw.WriteHeader(e.Status)
-				_, _ = sw.Write(e.Body)
-			} else {
-				writeJSON(sw, e.Status, api.Error{Error: api.ErrorDetail{Code: e.Code, Message: e.Message}})
-			}
+		if err := s.serve(h, sw, r); err != nil {
+			rep := s.errorReply(route, id, "", err)
+			rep.write(sw)
 		}
 		s.metrics.observe(route, sw.code(), time.Since(start))
 	})
