@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/agentnet/agentnode/node/agentstore"
 	"github.com/agentnet/agentnode/node/api"
 )
 
@@ -115,9 +114,4 @@ func (t *Testnet) waitFound(ctx context.Context, name string, hosts []int) error
 		case <-time.After(readyPoll):
 		}
 	}
-}
-
-// manifestOf parses a demo agent's manifest, for its price and tags.
-func manifestOf(b []byte) (*agentstore.Manifest, error) {
-	return agentstore.ParseManifest(b)
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/agentnet/agentnode/node/agentstore"
 )
 
 // Print writes what a user of the testnet needs: where everything is, a
@@ -88,7 +90,7 @@ Try it:
 func (t *Testnet) prices() map[string]uint64 {
 	out := map[string]uint64{}
 	for _, a := range t.cfg.Agents {
-		if m, err := manifestOf(a.Manifest); err == nil {
+		if m, err := agentstore.ParseManifest(a.Manifest); err == nil {
 			out[a.Name] = m.CallPrice()
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/agentnet/agentnode/enclave/attest"
+	"github.com/agentnet/agentnode/node/agentstore"
 	"github.com/agentnet/agentnode/node/api"
 	"github.com/agentnet/agentnode/node/client"
 )
@@ -94,12 +95,7 @@ func (t *Testnet) RunScenario(ctx context.Context, sc ScenarioConfig) (*Scenario
 	if len(t.nodes) < 2 {
 		return nil, fmt.Errorf("the scenario calls an agent on another node: start at least 2 nodes: %w", ErrScenario)
 	}
-	ec, err := ethclient.DialContext(ctx, t.dev.RPCURL)
-	if err != nil {
-		return nil, fmt.Errorf("dial the chain: %w", err)
-	}
-	defer ec.Close()
-	r := &scenarioRun{t: t, sc: sc, ec: ec, res: &ScenarioResult{}}
+	r := &scenarioRun{t: t, sc: sc, ec: t.chain.Client(), res: &ScenarioResult{}}
 	say := func(format string, a ...any) {
 		if sc.Out != nil {
 			fmt.Fprintf(sc.Out, format+"\n", a...)
@@ -127,6 +123,7 @@ func (t *Testnet) RunScenario(ctx context.Context, sc ScenarioConfig) (*Scenario
 		r.res.Steps = append(r.res.Steps, Step{Name: s.name, Took: took, Detail: detail})
 		say("  %d. %-15s %9s  %s", k+1, s.name, ms(took), detail)
 	}
+	var err error
 	if sc.Searches > 0 {
 		if r.res.Search, err = r.measureSearches(ctx, sc.Searches); err != nil {
 			say("  searches FAILED: %v", err)
@@ -259,7 +256,7 @@ func (r *scenarioRun) measureSearches(ctx context.Context, n int) (Latency, erro
 	queries := make([]string, len(t.cfg.Agents))
 	for j, a := range t.cfg.Agents {
 		queries[j] = a.Name
-		if m, err := manifestOf(a.Manifest); err == nil {
+		if m, err := agentstore.ParseManifest(a.Manifest); err == nil {
 			if k := slices.IndexFunc(m.Tags, func(tag string) bool { return tag != a.Name }); k >= 0 {
 				queries[j] += " " + m.Tags[k]
 			}
