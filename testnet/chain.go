@@ -85,7 +85,7 @@ func (t *Testnet) startChain(ctx context.Context, keys []nodeKeys) error {
 // holds the demo payer's key), for `agentnode exec --pay-key-file` and the
 // interop clients: the same file `agentnode dev` writes.
 func (t *Testnet) writeDevJSON() error {
-	return writeJSON(filepath.Join(t.cfg.DataDir, DevJSON), t.dev)
+	return t.dev.WriteFile(filepath.Join(t.cfg.DataDir, DevJSON))
 }
 
 // info is testnet.json.

@@ -320,36 +320,17 @@ func (t *Testnet) prepare() ([]nodeKeys, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create node dir: %w", err)
 		}
-		gas, err := loadOrCreateKey(filepath.Join(dir, gasKeyFile))
+		gas, err := client.LoadOrCreateKeyFile(filepath.Join(dir, gasKeyFile))
 		if err != nil {
 			return nil, err
 		}
-		payer, err := loadOrCreateKey(filepath.Join(dir, payerKeyFile))
+		payer, err := client.LoadOrCreateKeyFile(filepath.Join(dir, payerKeyFile))
 		if err != nil {
 			return nil, err
 		}
 		keys[i] = nodeKeys{dir: dir, gas: gas, payer: payer}
 	}
 	return keys, nil
-}
-
-// loadOrCreateKey reads a hex secp256k1 key file, creating it (mode 0600)
-// with a fresh key when there is none.
-func loadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
-	key, _, err := client.ReadKeyFile(path)
-	if err == nil {
-		return key, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	if key, err = crypto.GenerateKey(); err != nil {
-		return nil, fmt.Errorf("create key: %w", err)
-	}
-	if err := os.WriteFile(path, []byte(fmt.Sprintf("0x%x\n", crypto.FromECDSA(key))), 0o600); err != nil {
-		return nil, fmt.Errorf("write key: %w", err)
-	}
-	return key, nil
 }
 
 // NodeName is the name of node i of a testnet of n nodes: "node-07", with

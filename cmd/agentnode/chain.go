@@ -2,18 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
 
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 
@@ -48,11 +44,14 @@ func runChain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return fail("%v", err)
 		}
 	}
-	ch, info, gasFile, err := startDevChain(ctx, *dir, chain.Config{Addr: *addr, MaxLead: *maxLead}, "", newLogger(stderr, *logLevel))
+	ch, info, gasFile, err := startDevChain(ctx, *dir, chain.Config{Addr: *addr, MaxLead: *maxLead}, newLogger(stderr, *logLevel))
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer ch.Close()
+	if err := info.WriteFile(filepath.Join(*dir, devJSON)); err != nil {
+		return fail("%v", err)
+	}
 	fmt.Fprintf(stdout, `agentnode chain is running (an in-memory development EVM; its tokens are worth nothing)
   rpc:       %s
   chain id:  %d (%s)
@@ -80,64 +79,24 @@ Ctrl-C stops the chain.
 // startDevChain starts the embedded chain for `agentnode dev` and
 // `agentnode chain`: the test token, a gas key (kept in dir, created on
 // first use) funded with ETH and receiving payments, and a fresh demo
-// payer funded with tokens. It writes dir/dev.json and returns the path of
-// the gas key file.
-func startDevChain(ctx context.Context, dir string, cc chain.Config, bridgeURL string, log *slog.Logger) (*chain.Chain, chain.DevInfo, string, error) {
+// payer funded with tokens. It returns the path of the gas key file; the
+// caller writes dev.json (chain.DevInfo.WriteFile) once it knows all of it.
+func startDevChain(ctx context.Context, dir string, cc chain.Config, log *slog.Logger) (*chain.Chain, chain.DevInfo, string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, chain.DevInfo{}, "", fmt.Errorf("create %s: %w", dir, err)
 	}
 	gasFile := filepath.Join(dir, devGasFile)
-	gas, err := loadOrCreateKey(gasFile)
+	gas, err := client.LoadOrCreateKeyFile(gasFile)
 	if err != nil {
 		return nil, chain.DevInfo{}, "", err
 	}
 	addrOf := crypto.PubkeyToAddress(gas.PublicKey)
 	cc.Logger = log
-	ch, info, err := chain.Dev(ctx, chain.DevConfig{Chain: cc, GasAddress: addrOf, BridgeURL: bridgeURL})
+	ch, info, err := chain.Dev(ctx, chain.DevConfig{Chain: cc, GasAddress: addrOf})
 	if err != nil {
 		return nil, chain.DevInfo{}, "", fmt.Errorf("start dev chain: %w", err)
 	}
-	if err := writeDevJSON(dir, info); err != nil {
-		ch.Close()
-		return nil, chain.DevInfo{}, "", err
-	}
 	return ch, info, gasFile, nil
-}
-
-// loadOrCreateKey reads a hex key file, creating it (mode 0600) with a
-// fresh key when it does not exist.
-func loadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
-	key, _, err := client.ReadKeyFile(path)
-	if err == nil {
-		return key, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	if key, err = crypto.GenerateKey(); err != nil {
-		return nil, fmt.Errorf("create key: %w", err)
-	}
-	if err := os.WriteFile(path, []byte(hexutil.Encode(crypto.FromECDSA(key))+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("write key: %w", err)
-	}
-	return key, nil
-}
-
-// writeDevJSON writes dir/dev.json, readable by its owner only: it holds
-// the demo payer's key.
-func writeDevJSON(dir string, info chain.DevInfo) error {
-	b, err := json.MarshalIndent(info, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode dev.json: %w", err)
-	}
-	path := filepath.Join(dir, devJSON)
-	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write dev.json: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil { // an older file kept its mode
-		return fmt.Errorf("write dev.json: %w", err)
-	}
-	return nil
 }
 
 // devPayments sets cfg up to take payments on the dev chain: settled by

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/agentnet/agentnode/node"
@@ -36,7 +37,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := node.Config{Listening: *listen, DataDir: dir, TEE: "sim", Price: *price, LogLevel: *logLevel,
 		AppPath: *appPath, P2PListen: []string{*p2pListen}, Bootstrap: boot, P2PTTL: "testnet"}
-	ch, info, gasFile, err := startDevChain(ctx, dir, chain.Config{Addr: *rpcAddr, MaxLead: *maxLead}, "", newLogger(stderr, "warn").With("component", "chain"))
+	ch, info, gasFile, err := startDevChain(ctx, dir, chain.Config{Addr: *rpcAddr, MaxLead: *maxLead}, newLogger(stderr, "warn").With("component", "chain"))
 	if err != nil {
 		fmt.Fprintf(stderr, "agentnode dev: %v\n", err)
 		return 1
@@ -48,7 +49,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return serve(ctx, cfg, stdout, stderr, func(n *node.Node) {
 		info.BridgeURL = n.BridgeURL()
-		if err := writeDevJSON(dir, info); err != nil {
+		if err := info.WriteFile(filepath.Join(dir, devJSON)); err != nil {
 			fmt.Fprintf(stderr, "agentnode dev: %v\n", err)
 		}
 		fmt.Fprintf(stdout, `agentnode dev is running (simulated TEE: for development only)

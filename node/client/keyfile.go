@@ -3,10 +3,12 @@ package client
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -112,6 +114,26 @@ func ParseKey(s string) (*ecdsa.PrivateKey, error) {
 	if err != nil {
 		// The error of HexToECDSA may quote the input: never echo a key.
 		return nil, errors.New("parse key: not a valid hex secp256k1 private key")
+	}
+	return key, nil
+}
+
+// LoadOrCreateKeyFile reads a hex secp256k1 key file as ReadKeyFile does,
+// or, when there is none, creates it (mode 0600) with a fresh key: the gas
+// and payer keys a dev node or a testnet keeps across runs.
+func LoadOrCreateKeyFile(path string) (*ecdsa.PrivateKey, error) {
+	key, _, err := ReadKeyFile(path)
+	if err == nil {
+		return key, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if key, err = crypto.GenerateKey(); err != nil {
+		return nil, fmt.Errorf("create key: %w", err)
+	}
+	if err := os.WriteFile(path, []byte("0x"+hex.EncodeToString(crypto.FromECDSA(key))+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write key: %w", err)
 	}
 	return key, nil
 }
