@@ -7,7 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/agentnet/agentnode/internal/stem"
+	"github.com/agentnet/agentnode/p2p/stem"
 )
 
 // BM25F parameters: the usual k1 and b, and field weights that make a

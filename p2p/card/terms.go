@@ -8,7 +8,7 @@ import (
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 
-	"github.com/agentnet/agentnode/internal/stem"
+	"github.com/agentnet/agentnode/p2p/stem"
 )
 
 // The search index. For every term of a card the publisher provides

@@ -1,7 +1,7 @@
-// Package stem reduces English words to a common stem, the same way for the
-// DHT's search terms (p2p/card) and for the agents that rank text themselves
-// (agents/arxiv, built for wasip1): it depends on nothing but strings, so a
-// guest module can import it.
+// Package stem reduces English words to a common stem: the search terms of
+// agent cards (p2p/card) are stemmed with it, and so are the words of agents
+// that rank text the same way (agents/arxiv, built for wasip1). It depends on
+// nothing but strings, so a guest module can import it.
 package stem
 
 import "strings"
