@@ -53,6 +53,8 @@ const (
 	editGrowPost                 // charge (count << val) if the grow succeeded
 	editLoopPre                  // open the wrapper blocks, with the loop's block type body[a:b]
 	editLoopPost                 // close the wrapper blocks: refill path of region val
+	editStore                    // write the fuel local to the fuel global
+	editLoad                     // read the fuel global into the fuel local
 )
 
 type edit struct {
@@ -187,14 +189,20 @@ func (w *funcRewriter) rewrite(out, body []byte, typ uint32) ([]byte, error) {
 	if err := w.scan(r); err != nil {
 		return nil, err
 	}
-	buf := make([]byte, 0, len(body)+len(w.edits)*24+8)
+	buf := make([]byte, 0, len(body)+len(w.edits)*24+16)
+	// The added locals follow the function's own: the fuel local (i64), then the
+	// scratch local (i32) when a bulk or grow instruction needs it.
+	added := uint32(1)
 	if w.scratch {
-		buf = appendU32(buf, uint32(nDecl)+1)
-		buf = append(buf, body[declStart:localsEnd]...)
-		buf = append(buf, 0x01, 0x7f)
-	} else {
-		buf = append(buf, body[:localsEnd]...)
+		added++
 	}
+	buf = appendU32(buf, uint32(nDecl)+added)
+	buf = append(buf, body[declStart:localsEnd]...)
+	buf = append(buf, 0x01, 0x7e)
+	if w.scratch {
+		buf = append(buf, 0x01, 0x7f)
+	}
+	buf = w.loadFuel(buf)
 	buf = w.emit(buf, body, localsEnd)
 	if !fitsU32(len(buf)) {
 		return nil, fmt.Errorf("metered body of %d bytes: %w", len(buf), ErrTooLarge)
@@ -205,8 +213,7 @@ func (w *funcRewriter) rewrite(out, body []byte, typ uint32) ([]byte, error) {
 
 // emit appends the expression body[from:] with the edits applied.
 func (w *funcRewriter) emit(buf, body []byte, from int) []byte {
-	p := w.p
-	scratch := uint32(w.numLoc)
+	scratch := w.scratchLocal()
 	last := from
 	for _, e := range w.edits {
 		buf = append(buf, body[last:e.pos]...)
@@ -222,21 +229,21 @@ func (w *funcRewriter) emit(buf, body []byte, from int) []byte {
 				buf = appendU32(buf, l)
 			}
 		case editBulk:
+			// fuel -= count >> val, checked at once: straight-line code may hold many
+			// bulk operations, each as long as the memory.
 			buf = append(buf, opLocalTee)
 			buf = appendU32(buf, scratch)
-			buf = append(buf, opGlobalGet)
-			buf = appendU32(buf, p.globalFuel)
+			buf = append(buf, opLocalGet)
+			buf = appendU32(buf, w.fuelLocal())
 			buf = append(buf, opLocalGet)
 			buf = appendU32(buf, scratch)
 			buf = append(buf, opI64ExtendI32)
 			if e.val > 0 {
 				buf = append(buf, opI64Const, byte(e.val), opI64ShrU)
 			}
-			buf = append(buf, opI64Sub, opGlobalSet)
-			buf = appendU32(buf, p.globalFuel)
-			// Checked at once: straight-line code may hold many bulk operations, each
-			// as long as the memory.
-			buf = p.appendCheckInline(buf, 0)
+			buf = append(buf, opI64Sub, opLocalSet)
+			buf = appendU32(buf, w.fuelLocal())
+			buf = w.checkInline(buf, 0)
 		case editGrowPre:
 			buf = append(buf, opLocalTee)
 			buf = appendU32(buf, scratch)
@@ -247,8 +254,7 @@ func (w *funcRewriter) emit(buf, body []byte, from int) []byte {
 			if e.val > 0 {
 				buf = append(buf, opI64Const, byte(e.val), opI64Shl)
 			}
-			buf = append(buf, opCall)
-			buf = appendU32(buf, p.fnGrow)
+			buf = w.callHelper(buf, w.p.fnGrow)
 		case editLoopPre:
 			bt := body[e.a:e.b]
 			buf = append(buf, opBlock)
@@ -260,9 +266,12 @@ func (w *funcRewriter) emit(buf, body []byte, from int) []byte {
 			// br $exit; end $cold; refill(cost); br $restart; end $restart; end $exit
 			buf = append(buf, opBr, 0x02, opEnd, opI64Const)
 			buf = appendS64(buf, int64(w.regions[e.val].cost))
-			buf = append(buf, opCall)
-			buf = appendU32(buf, p.fnRefill)
+			buf = w.callHelper(buf, w.p.fnRefill)
 			buf = append(buf, opBr, 0x00, opEnd, opEnd)
+		case editStore:
+			buf = w.storeFuel(buf)
+		case editLoad:
+			buf = w.loadFuel(buf)
 		}
 	}
 	return append(buf, body[last:]...)
@@ -270,16 +279,15 @@ func (w *funcRewriter) emit(buf, body []byte, from int) []byte {
 
 // emitRegion appends the charge of a region.
 func (w *funcRewriter) emitRegion(buf []byte, rg region) []byte {
-	p := w.p
 	switch rg.check {
 	case checkLoop:
-		buf = p.appendCheckBranch(buf, rg.cost)
+		buf = w.checkBranch(buf, rg.cost)
 	case checkInline:
-		buf = p.appendCheckInline(buf, rg.cost)
+		buf = w.checkInline(buf, rg.cost)
 	case checkEntry:
 		if w.hasCalls && rg.cost > 0 {
-			buf = p.appendCheckInline(buf, rg.cost)
+			buf = w.checkInline(buf, rg.cost)
 		}
 	}
-	return p.appendSubtract(buf, rg.cost)
+	return w.subtract(buf, rg.cost)
 }

@@ -154,6 +154,39 @@ func TestOutOfFuelIsNotATrap(t *testing.T) {
 	}
 }
 
+// TestFuelAtTrap pins what a trap leaves in the gauge: the fuel as last written back.
+// trap.wasm's outer (entry 8: three instructions and a call) calls middle (entry 6: one
+// instruction and a call), which calls inner (entry 6: two instructions and a division);
+// inner divides by zero before it calls or returns, so its own charge is not counted,
+// on both engines and on every run.
+func TestFuelAtTrap(t *testing.T) {
+	ctx := context.Background()
+	wasm := mustInstrument(t, readTestdata(t, "trap.wasm"))
+	for _, eng := range []engine{compiler, interpreter} {
+		mod, g := instance(t, newRuntime(t, eng, false), wasm, true)
+		for run := 0; run < 2; run++ {
+			if err := g.Set(1e6); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := mod.ExportedFunction("outer").Call(ctx, uint64(0xffffffff)); err == nil {
+				t.Fatal("outer(-1) did not trap")
+			}
+			if got := g.Used(); got != 8+6 {
+				t.Errorf("engine %d run %d: trap left %d fuel used, want %d", eng, run, got, 8+6)
+			}
+			if err := g.Set(1e6); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := mod.ExportedFunction("outer").Call(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			if got := g.Used(); got != 8+6+6 {
+				t.Errorf("engine %d run %d: outer(1) used %d fuel, want %d", eng, run, got, 8+6+6)
+			}
+		}
+	}
+}
+
 // TestDeadline stops a spinning guest with unlimited fuel at its context deadline, and
 // a cancel likewise, without WithCloseOnContextDone.
 func TestDeadline(t *testing.T) {

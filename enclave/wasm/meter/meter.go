@@ -23,8 +23,13 @@
 // to a loop header; it runs to the next of those or to br, br_table, return or
 // unreachable. (A br_if out of a block does not end the region: a taken exit is charged
 // for the rest of the region.) At its start every region subtracts its static cost (the
-// cost table below) from the fuel global. Checks are fewer: at every loop header and at
-// the entry of every function that calls, the guest tests
+// cost table below) from the fuel. Within a function the fuel lives in an added i64
+// local, read from the fuel global at the entry and after every call, and written back
+// before every call, return, branch out of the function and unreachable: a global is a
+// memory cell, and loading and storing it in every region made one chain of dependent
+// memory operations through the whole run (fib cost 1.33x the unmetered module that way,
+// 1.1-1.2x with the local). Checks are fewer: at every loop header and at the entry of
+// every function that calls, the guest tests
 //
 //	if fuel < cost { refill(cost) }
 //
@@ -32,7 +37,7 @@
 // A loop is wrapped in three blocks so that its check branches out of the loop to the
 // refill call and back to the header: a call inside a loop body makes wazero's register
 // allocator spill the loop's variables on every iteration. refill moves up to the yield
-// interval ([WithYieldInterval], default 2^20 units) from the reserve into fuel and
+// interval ([WithYieldInterval], default 2^24 units) from the reserve into fuel and
 // calls agentnet_meter.yield, which checks the context of the call (a deadline or a
 // cancel aborts the guest with the context's error) and yields the Go scheduler; when
 // fuel plus reserve cannot pay the cost it calls agentnet_meter.out_of_fuel instead,
@@ -66,8 +71,11 @@
 //	table.fill, table.copy, table.init            2 + 1 per element
 //	every other instruction                               1
 //
-// A region is charged in full when it is entered, so a trap in its middle, or a taken
-// br_if out of it, charges a few instructions that did not run; that too is
+// A region is charged in full when it is entered, so a taken br_if out of it charges a
+// few instructions that did not run. A trap other than unreachable (a division by zero,
+// an out-of-bounds access, a stack overflow) leaves the fuel as it was last written
+// back: the charges of the trapping function since its entry or its last call are not
+// counted, at most about a yield interval, since every refill writes back. Both are
 // deterministic. The table is versioned by [Version].
 //
 // # Running a metered module
@@ -115,15 +123,18 @@ const (
 const (
 	// Version identifies the rewriting scheme and the cost table. It changes whenever
 	// the output or the fuel count for a given input changes, and is part of CacheKey.
-	Version = 1
+	Version = 2
 
 	// MaxFuel is the largest budget Gauge.Set accepts (2^62), far beyond any run, and
 	// small enough that the fuel arithmetic of the guest never overflows.
 	MaxFuel = 1 << 62
 
 	// DefaultYieldInterval is the fuel between two calls of agentnet_meter.yield:
-	// about a millisecond of guest work.
-	DefaultYieldInterval = 1 << 20
+	// 1-4 ms of guest work (guests burn 4-20 million units per millisecond on the
+	// development machine), within the 10 ms time slice after which Go preempts a
+	// goroutine. A yield is dear: its runtime.Gosched wakes an idle processor, 10-30
+	// µs in a VM, so at 2^20 units the yields alone cost a recursive fib 15%.
+	DefaultYieldInterval = 1 << 24
 
 	// DefaultStartFuel is the budget a module instance has before Gauge.Set, which a
 	// start section draws on during instantiation (about 10 ms of guest work).

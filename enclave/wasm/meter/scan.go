@@ -13,7 +13,9 @@ import "fmt"
 // with the code before it, which overcharges a taken exit by the rest of the region but
 // halves the charges of the common loop shape (a conditional exit at the top).
 //
-// Every region subtracts its cost when it starts. Only loop headers, and the entries of
+// Every region subtracts its cost, from the fuel local, when it starts; the local is
+// written to the fuel global before every call, return, trap and branch out of the
+// function, and read back after every call. Only loop headers, and the entries of
 // functions that call, check the fuel: every iteration and every call, hence every way to
 // run long, passes a check. Loops are wrapped so that their check branches out of the
 // loop to the refill call and back in, which keeps the call out of the loop body: a call
@@ -84,6 +86,7 @@ func (w *funcRewriter) step(r *reader) error {
 		}
 		switch {
 		case len(w.stack) == 0:
+			w.store(at) // the function returns
 		case top.kind == frameIf || top.kind == frameBlock && top.targeted:
 			w.startRegion(r.pos, checkNone) // a join point
 		case top.kind == frameLoop && w.cur >= 0:
@@ -98,6 +101,9 @@ func (w *funcRewriter) step(r *reader) error {
 		d, err := w.branch(l)
 		if err != nil {
 			return err
+		}
+		if w.leavesFunction(l) {
+			w.store(at)
 		}
 		if d != l {
 			w.edits = append(w.edits, edit{pos: immAt, end: r.pos, kind: editDepth, val: d})
@@ -117,7 +123,7 @@ func (w *funcRewriter) step(r *reader) error {
 		}
 		first := len(w.tables)
 		w.tables = append(w.tables, uint32(n))
-		changed := false
+		changed, leaves := false, false
 		for i := 0; i <= n; i++ { // n targets and the default
 			l, err := r.u32()
 			if err != nil {
@@ -128,7 +134,11 @@ func (w *funcRewriter) step(r *reader) error {
 				return err
 			}
 			changed = changed || d != l
+			leaves = leaves || w.leavesFunction(l)
 			w.tables = append(w.tables, d)
+		}
+		if leaves {
+			w.store(at)
 		}
 		if changed {
 			w.edits = append(w.edits, edit{pos: immAt, end: r.pos, kind: editTable, val: uint32(first)})
@@ -138,6 +148,7 @@ func (w *funcRewriter) step(r *reader) error {
 		w.charge(costBase)
 		w.cur = -1
 	case opReturn, opUnreachable:
+		w.store(at) // an unreachable trap leaves the fuel spent up to it
 		w.charge(costBase)
 		w.cur = -1
 	case opCall, opRefFunc:
@@ -149,8 +160,12 @@ func (w *funcRewriter) step(r *reader) error {
 		if err := w.p.checkFunc(f); err != nil {
 			return err
 		}
+		if op == opCall {
+			w.store(at)
+		}
 		w.edits = append(w.edits, edit{pos: immAt, end: r.pos, kind: editFunc, val: w.p.remapFunc(f)})
 		if op == opCall {
+			w.load(r.pos)
 			w.hasCalls = true
 			w.charge(costCall)
 		} else {
@@ -167,6 +182,8 @@ func (w *funcRewriter) step(r *reader) error {
 		if _, err := r.u32(); err != nil { // table index
 			return err
 		}
+		w.store(at)
+		w.load(r.pos)
 		w.hasCalls = true
 		w.charge(costIndirect)
 	case opMemoryGrow:
@@ -182,6 +199,21 @@ func (w *funcRewriter) step(r *reader) error {
 		return w.plain(r, op)
 	}
 	return nil
+}
+
+// store records, at body offset pos, the write of the fuel local to the fuel global.
+func (w *funcRewriter) store(pos int) {
+	w.edits = append(w.edits, edit{pos: pos, end: pos, kind: editStore})
+}
+
+// load records, at body offset pos, the read of the fuel global into the fuel local.
+func (w *funcRewriter) load(pos int) {
+	w.edits = append(w.edits, edit{pos: pos, end: pos, kind: editLoad})
+}
+
+// leavesFunction reports whether a branch of (valid) depth l leaves the function.
+func (w *funcRewriter) leavesFunction(l uint32) bool {
+	return int(l) == len(w.stack)-1
 }
 
 // grow records a memory.grow or table.grow spanning [at, end): the count is saved before
