@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -277,7 +278,18 @@ func TestMeteredCacheDir(t *testing.T) {
 	if err := os.Chtimes(stale, time.Now(), time.Now().Add(-2*staleTempAge)); err != nil {
 		t.Fatal(err)
 	}
+	// So is the directory of an older meter version, which nothing reads any more.
+	old := filepath.Join(dir, meteredDirPrefix+strconv.Itoa(meter.Version-1))
+	if err := os.MkdirAll(old, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(old, "x.wasm"), []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	newExecutor(t, Config{CacheDir: dir})
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("directory of meter version %d: %v, want removed", meter.Version-1, err)
+	}
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("stale temporary file: %v, want removed", err)
 	}

@@ -151,6 +151,18 @@ func removeStaleTemps(dir string, now time.Time) {
 	}
 }
 
+// removeOldVersions removes the metered-module directories of other meter versions in
+// cacheDir: after an upgrade nothing reads them again (the version is in the name), and
+// each holds a metered copy of every module the node ever admitted.
+func removeOldVersions(cacheDir, current string) {
+	dirs, _ := filepath.Glob(filepath.Join(cacheDir, meteredDirPrefix+"*"))
+	for _, dir := range dirs {
+		if dir != current {
+			_ = os.RemoveAll(dir)
+		}
+	}
+}
+
 // maxMeteredBytes caps a stored metered module: the meter's output is at most four times
 // its input, which the executor caps at MaxModuleBytes (plus the scan's few bytes).
 func (e *Executor) maxMeteredBytes() int { return 4*e.cfg.MaxModuleBytes + 4096 }

@@ -281,6 +281,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 			return nil, fmt.Errorf("new executor: %w: create metered module dir: %w", ErrInvalidConfig, errors.Join(err, cache.Close(ctx)))
 		}
 		removeStaleTemps(meteredDir, time.Now())
+		removeOldVersions(cfg.CacheDir, meteredDir)
 	}
 	e := &Executor{
 		cfg:        cfg,
