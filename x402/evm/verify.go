@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rpc"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/holiman/uint256"
 
 	"github.com/agentnet/agentnode/x402"
@@ -51,6 +52,22 @@ type Verifier struct {
 	// domains caches each token's on-chain name() and version(), which
 	// never change, so verification costs two eth_calls, batched.
 	domains sync.Map // common.Address -> tokenDomain
+
+	// signers remembers the signatures recoverCheck accepted: Settle
+	// checks again the payment Verify just checked, and recovering the
+	// signer is the dearest of the local checks. Only accepted (digest,
+	// signature, signer) triples go in, so a hit is what recovery would
+	// answer.
+	signers *lru.Cache[sigKey, common.Address]
+}
+
+// signerCacheSize bounds Verifier.signers: enough for the payments
+// between their verification and their settlement.
+const signerCacheSize = 1024
+
+type sigKey struct {
+	digest common.Hash
+	sig    [65]byte
 }
 
 type tokenDomain struct{ name, version string }
@@ -63,7 +80,8 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Verifier{chainID: cfg.ChainID, network: x402.EIP155(cfg.ChainID), rpc: cfg.RPC, now: cfg.Now, abi: tokenABI(), from: cfg.From}, nil
+	signers, _ := lru.New[sigKey, common.Address](signerCacheSize)
+	return &Verifier{chainID: cfg.ChainID, network: x402.EIP155(cfg.ChainID), rpc: cfg.RPC, now: cfg.Now, abi: tokenABI(), from: cfg.From, signers: signers}, nil
 }
 
 // Network returns the CAIP-2 id of the verifier's chain.
@@ -155,10 +173,24 @@ func (v *Verifier) parse(p x402.PaymentPayload, req x402.PaymentRequirements) (C
 	if c.Signature[64] < 27 {
 		c.Signature[64] += 27 // normalize v in {0,1}
 	}
-	if err := recoverCheck(auth.Digest(domain), c.Signature, auth.From); err != nil {
+	if err := v.checkSignature(auth.Digest(domain), c.Signature, auth.From); err != nil {
 		return c, &Error{Reason: x402.ReasonExactEVMSignature, Message: err.Error(), Payer: payer}
 	}
 	return c, nil
+}
+
+// checkSignature is recoverCheck, answered from v.signers when this very
+// signature of this digest was accepted before.
+func (v *Verifier) checkSignature(h common.Hash, sig [65]byte, want common.Address) error {
+	k := sigKey{digest: h, sig: sig}
+	if got, ok := v.signers.Get(k); ok && got == want {
+		return nil
+	}
+	if err := recoverCheck(h, sig, want); err != nil {
+		return err
+	}
+	v.signers.Add(k, want)
+	return nil
 }
 
 // recoverCheck verifies that sig (v = 27/28) is a low-s signature of h by
@@ -198,9 +230,10 @@ func (v *Verifier) checkTime(c Checked) error {
 
 // Verify runs Check, then reads the token through one batch of eth_calls:
 // its name() and version() against the signed domain (cached), the
-// payer's balanceOf, the nonce's authorizationState, and a simulation of
+// nonce's authorizationState, and a simulation of
 // transferWithAuthorization itself at the head block (which catches what
-// only the chain knows, such as its clock).
+// only the chain knows, such as its clock); the payer's balanceOf only
+// when the simulation fails, to name the reason.
 func (v *Verifier) Verify(ctx context.Context, p x402.PaymentPayload, req x402.PaymentRequirements) (Checked, error) {
 	c, err := v.Check(p, req)
 	if err != nil {
@@ -218,7 +251,10 @@ func (v *Verifier) Verify(ctx context.Context, p x402.PaymentPayload, req x402.P
 
 // tokenState is what Verify reads from the chain.
 type tokenState struct {
-	used    bool
+	used bool
+	// balance is the payer's balance, read only when the simulated
+	// transfer failed (to tell insufficient_funds from other reverts): a
+	// transfer that succeeds had the value to move.
 	balance *uint256.Int
 	domain  tokenDomain
 	simErr  error // the simulated transfer's revert, if any
@@ -233,7 +269,7 @@ func (st tokenState) check(c Checked) error {
 		return &Error{Reason: x402.ReasonExactEVMTokenVersionMismatch, Message: fmt.Sprintf("token version is %q, signed %q", short(st.domain.version), short(c.Domain.Version)), Payer: payer}
 	case st.used:
 		return &Error{Reason: x402.ReasonExactEVMNonceUsed, Message: "authorization nonce already used or canceled", Payer: payer}
-	case st.balance.Lt(c.Value):
+	case st.balance != nil && st.balance.Lt(c.Value):
 		return &Error{Reason: x402.ReasonExactEVMInsufficientBalance, Message: fmt.Sprintf("balance %s < %s", st.balance.Dec(), c.Value.Dec()), Payer: payer}
 	case st.simErr != nil:
 		return &Error{Reason: reasonForRevert(st.simErr.Error()), Message: "simulate transferWithAuthorization", Payer: payer, Err: st.simErr}
@@ -241,7 +277,10 @@ func (st tokenState) check(c Checked) error {
 	return nil
 }
 
-// state reads the token in one JSON-RPC batch.
+// state reads the token in one JSON-RPC batch: the authorization's state,
+// the simulated transfer and, the first time, the token's name and
+// version. Only when the simulation fails on an unused authorization does
+// a second eth_call read the payer's balance, to name the reason.
 func (v *Verifier) state(ctx context.Context, c Checked) (tokenState, error) {
 	payer := c.From.Hex()
 	if v.rpc == nil {
@@ -255,8 +294,8 @@ func (v *Verifier) state(ctx context.Context, c Checked) (tokenState, error) {
 	if err != nil {
 		return tokenState{}, &Error{Reason: x402.ReasonExactEVMPayload, Payer: payer, Err: err}
 	}
-	var used, bal, sim, name, version hexutil.Bytes
-	batch := []rpc.BatchElem{call(packAuthorizationState(c.From, c.Nonce), &used), call(packBalanceOf(c.From), &bal), call(transfer, &sim)}
+	var used, sim, name, version hexutil.Bytes
+	batch := []rpc.BatchElem{call(packAuthorizationState(c.From, c.Nonce), &used), call(transfer, &sim)}
 	cached, haveDomain := v.domains.Load(token)
 	if !haveDomain {
 		batch = append(batch, call(selName, &name), call(selVersion, &version))
@@ -268,25 +307,28 @@ func (v *Verifier) state(ctx context.Context, c Checked) (tokenState, error) {
 		// A token without authorizationState (or no contract at all).
 		return tokenState{}, &Error{Reason: x402.ReasonExactEVMEIP3009NotSupported, Message: fmt.Sprintf("token %s has no authorizationState", token.Hex()), Payer: payer, Err: batch[0].Error}
 	}
-	st := tokenState{simErr: batch[2].Error}
+	st := tokenState{simErr: batch[1].Error}
 	if st.used, err = decodeBool(used); err != nil {
 		return tokenState{}, &Error{Reason: x402.ReasonExactEVMCheckNonce, Payer: payer, Err: err}
 	}
-	if batch[1].Error != nil {
-		return tokenState{}, &Error{Reason: x402.ReasonExactEVMGetBalance, Payer: payer, Err: batch[1].Error}
-	}
-	if st.balance, err = decodeUint(bal); err != nil {
-		return tokenState{}, &Error{Reason: x402.ReasonExactEVMGetBalance, Payer: payer, Err: err}
+	if st.simErr != nil && !st.used {
+		var bal hexutil.Bytes
+		if err := v.rpc.CallContext(ctx, &bal, "eth_call", map[string]any{"from": v.from, "to": token, "data": hexutil.Bytes(packBalanceOf(c.From))}, "latest"); err != nil {
+			return tokenState{}, &Error{Reason: x402.ReasonExactEVMGetBalance, Payer: payer, Err: err}
+		}
+		if st.balance, err = decodeUint(bal); err != nil {
+			return tokenState{}, &Error{Reason: x402.ReasonExactEVMGetBalance, Payer: payer, Err: err}
+		}
 	}
 	if haveDomain {
 		st.domain = cached.(tokenDomain)
 	} else {
 		// A token without name() or version() leaves that part unchecked;
 		// the signature then fails on chain if the domain is wrong.
-		if batch[3].Error == nil {
+		if batch[2].Error == nil {
 			st.domain.name, _ = decodeString(v.abi, "name", name)
 		}
-		if batch[4].Error == nil {
+		if batch[3].Error == nil {
 			st.domain.version, _ = decodeString(v.abi, "version", version)
 		}
 		v.domains.Store(token, st.domain)
