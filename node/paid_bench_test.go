@@ -86,7 +86,10 @@ func BenchmarkPaidExec(b *testing.B) {
 }
 
 // benchExec runs b.N executions from clients concurrent clients (each with
-// its own warm session) and reports executions/s and request latency.
+// its own warm session) and reports executions/s, request latency and the
+// CPU time per execution (chain, node and clients together: on the shared
+// 2-core machine the CPU of a paid request, not only its latency, bounds
+// the rate, and it moves less with other processes' load).
 func benchExec(b *testing.B, url string, payer *client.Payer, clients int) float64 {
 	ctx := context.Background()
 	cs := make([]*client.Client, clients)
@@ -104,7 +107,7 @@ func benchExec(b *testing.B, url string, payer *client.Payer, clients int) float
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	for i, c := range cs {
 		wg.Go(func() {
 			for next.Add(1) <= int64(b.N) {
@@ -128,6 +131,7 @@ func benchExec(b *testing.B, url string, payer *client.Payer, clients int) float
 	rate := float64(b.N) / elapsed.Seconds()
 	all := slices.Concat(lat...)
 	b.ReportMetric(rate, "req/s")
+	reportCPU(b, cpu)
 	if len(all) > 0 {
 		b.ReportMetric(percentile(all, 50), "p50-ms")
 		b.ReportMetric(percentile(all, 99), "p99-ms")
