@@ -189,11 +189,6 @@ func Start(ctx context.Context, cfg Config) (*Chain, error) {
 	// load (measured); eth_getLogs falls back to scanning blocks, which
 	// only the rare crash-recovery lookup of a settler needs.
 	ethConf.LogNoHistory = true
-	// The trie prefetcher loads the state a block will touch ahead, on
-	// extra goroutines, for disks that are slow to read; this state lives
-	// in memory, so prefetching only adds work (its goroutines took about
-	// 4% of the CPU in the paid benchmark's profile).
-	ethConf.NoPrefetch = true
 	// Every settlement of a burst can come from one gas key; let the pool
 	// hold a deep queue per account.
 	ethConf.TxPool.AccountSlots = 4096
