@@ -38,6 +38,14 @@ const (
 	// recoverInterval is how often the node retries settlements a
 	// recovery left pending after a transient error.
 	recoverInterval = time.Minute
+	// compactAge is how long a settled, failed or released ledger entry
+	// keeps the payment and requirements it was made of (about 2 KB),
+	// which only a settlement needs; its key, state, amount and
+	// transaction stay for good, keeping the nonce used. Without it the
+	// ledger would grow by those bytes with every payment ever taken.
+	compactAge = 24 * time.Hour
+	// compactInterval is how often the node compacts its ledger.
+	compactInterval = time.Hour
 )
 
 // payments is the node's payment side (DESIGN.md §4): the database shared
@@ -106,6 +114,7 @@ func (n *Node) startPayments(ctx context.Context) error {
 		if err := p.recover(ctx, log); err != nil {
 			return err
 		}
+		p.compact(ctx, log)
 		if cfg.Facilitator {
 			p.handler = facilitator.NewHandler(p.chain.local, log.With("part", "facilitator"))
 		}
@@ -140,19 +149,37 @@ func (p *payments) recover(ctx context.Context, log *slog.Logger) error {
 	return nil
 }
 
+// compact drops the settlement material of ledger entries that ended
+// more than compactAge ago. A failure is logged: the ledger only stays
+// larger until the next try.
+func (p *payments) compact(ctx context.Context, log *slog.Logger) {
+	n, err := p.ledger.Compact(ctx, time.Now().Add(-compactAge))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Warn("compact payment ledger", "err", err)
+	case n > 0:
+		log.Info("compacted payment ledger", "entries", n)
+	}
+}
+
 // retry re-runs recovery every recoverInterval until close, for entries a
-// transient error left pending at start.
+// transient error left pending at start, and compacts the ledger every
+// compactInterval.
 func (p *payments) retry(log *slog.Logger) {
-	t := time.NewTicker(recoverInterval)
-	defer t.Stop()
+	recoverTick := time.NewTicker(recoverInterval)
+	defer recoverTick.Stop()
+	compactTick := time.NewTicker(compactInterval)
+	defer compactTick.Stop()
 	for {
 		select {
 		case <-p.ctx.Done():
 			return
-		case <-t.C:
+		case <-recoverTick.C:
 			if err := p.recover(p.ctx, log); err != nil && p.ctx.Err() == nil {
 				log.Warn("recover payments", "err", err)
 			}
+		case <-compactTick.C:
+			p.compact(p.ctx, log)
 		}
 	}
 }
