@@ -39,7 +39,7 @@ const (
 	// recovery left pending after a transient error.
 	recoverInterval = time.Minute
 	// compactAge is how long a settled, failed or released ledger entry
-	// keeps the payment and requirements it was made of (about 2 KB),
+	// keeps the payment and requirements it was made of (a kilobyte or two),
 	// which only a settlement needs; its key, state, amount and
 	// transaction stay for good, keeping the nonce used. Without it the
 	// ledger would grow by those bytes with every payment ever taken.
