@@ -2,16 +2,15 @@ package testnet
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/big"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/agentnet/agentnode/internal/jsonfile"
 	"github.com/agentnet/agentnode/x402/chain"
 )
 
@@ -110,20 +109,5 @@ type chainInfo struct {
 func (t *Testnet) writeInfo() error {
 	d := t.dev
 	ci := chainInfo{RPCURL: d.RPCURL, ChainID: d.ChainID, Network: string(d.Network), Token: d.Token, TokenName: d.TokenName, TokenVersion: d.TokenVersion}
-	return writeJSON(filepath.Join(t.cfg.DataDir, InfoJSON), info{Chain: ci, Nodes: t.nodes, Timing: t.timing})
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	return nil
+	return jsonfile.Write(filepath.Join(t.cfg.DataDir, InfoJSON), info{Chain: ci, Nodes: t.nodes, Timing: t.timing})
 }

@@ -4,17 +4,15 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
-	"os"
-	"path/filepath"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 
+	"github.com/agentnet/agentnode/internal/jsonfile"
 	"github.com/agentnet/agentnode/x402"
 )
 
@@ -133,20 +131,7 @@ func Dev(ctx context.Context, cfg DevConfig) (*Chain, DevInfo, error) {
 
 // WriteFile writes the DevInfo as JSON to path (dev.json), readable by its
 // owner only, since it holds the demo payer's key; the file is replaced
-// whole (written aside, then renamed), so a reader never sees half of it
-// and an older file's mode does not survive.
+// whole, so a reader never sees half of it.
 func (d DevInfo) WriteFile(path string) error {
-	b, err := json.MarshalIndent(d, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	return nil
+	return jsonfile.Write(path, d)
 }
