@@ -14,9 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common/hexutil"
-	"github.com/ethereum/go-ethereum/crypto"
-
 	"github.com/agentnet/agentnode/agents"
 	"github.com/agentnet/agentnode/enclave/wasm/agentnet/agentnettest"
 	"github.com/agentnet/agentnode/enclave/wasm/wasmtest"
@@ -79,7 +76,7 @@ def decide(p):
 func TestAgentToAgent(t *testing.T) {
 	env := x402test.NewEnv(t, chain.Config{})
 	dir := t.TempDir()
-	keyFile := writeFile(t, dir, "payer.key", hexutil.Encode(crypto.FromECDSA(env.PayerKey))+"\n")
+	keyFile := env.PayerKeyFile(t)
 	allow := writeFile(t, dir, "allow.star", allowResearch)
 	capped := writeFile(t, dir, "cap.star", capBelowPrice)
 	research, _ := agents.Get("research")

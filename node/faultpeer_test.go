@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 	bolt "go.etcd.io/bbolt"
 
@@ -91,10 +90,7 @@ func TestPeerVanishesMidCall(t *testing.T) {
 		t.Skip("starts node processes")
 	}
 	env := x402test.NewEnv(t, chain.Config{})
-	keyFile := filepath.Join(t.TempDir(), "payer.key")
-	if err := os.WriteFile(keyFile, []byte(hexutil.Encode(crypto.FromECDSA(env.PayerKey))+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := env.PayerKeyFile(t)
 	gas := hex.EncodeToString(crypto.FromECDSA(env.GasKey))
 	for _, tc := range []struct {
 		stage   string

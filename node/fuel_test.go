@@ -6,15 +6,11 @@ import (
 	"errors"
 	"math/big"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ethereum/go-ethereum/common/hexutil"
-	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/agentnet/agentnode/enclave"
 	"github.com/agentnet/agentnode/enclave/attest"
@@ -141,10 +137,7 @@ func TestFuelInReceipts(t *testing.T) {
 // work having been done.
 func TestFuelPricedAgent(t *testing.T) {
 	env := x402test.NewEnv(t, chain.Config{})
-	keyFile := filepath.Join(t.TempDir(), "payer.key")
-	if err := os.WriteFile(keyFile, []byte(hexutil.Encode(crypto.FromECDSA(env.PayerKey))+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := env.PayerKeyFile(t)
 	const (
 		price    = 1000
 		maxFuel  = 10_000_000

@@ -5,14 +5,9 @@ import (
 	"errors"
 	"math/big"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ethereum/go-ethereum/common/hexutil"
-	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/agentnet/agentnode/enclave/attest"
 	"github.com/agentnet/agentnode/node"
@@ -39,10 +34,7 @@ func writePricedAgent(t testing.TB, appPath, name, banner string, price uint64) 
 func TestPaidRemoteCall(t *testing.T) {
 	env := x402test.NewEnv(t, chain.Config{})
 	const agentPrice = 7000
-	keyFile := filepath.Join(t.TempDir(), "payer.key")
-	if err := os.WriteFile(keyFile, []byte(hexutil.Encode(crypto.FromECDSA(env.PayerKey))+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := env.PayerKeyFile(t)
 	nw := nettest.Start(t, 3, nettest.Options{Config: func(i int, c *node.Config) {
 		switch i {
 		case 0: // the seller
@@ -112,10 +104,7 @@ func TestPaidRemoteCall(t *testing.T) {
 func TestPaidCallOfOwnAgent(t *testing.T) {
 	env := x402test.NewEnv(t, chain.Config{})
 	const agentPrice = 3000
-	keyFile := filepath.Join(t.TempDir(), "payer.key")
-	if err := os.WriteFile(keyFile, []byte(hexutil.Encode(crypto.FromECDSA(env.PayerKey))+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := env.PayerKeyFile(t)
 	nw := nettest.Start(t, 1, nettest.Options{Config: func(_ int, c *node.Config) {
 		writePricedAgent(t, c.AppPath, "oracle", "own hello", agentPrice)
 		c.RPC, c.GasKey, c.Asset, c.PayTo = env.Chain.Client().Client(), env.GasKey, env.Token.Hex(), env.PayTo.Hex()

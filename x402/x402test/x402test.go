@@ -7,10 +7,13 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"math/big"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 
@@ -111,6 +114,17 @@ func (e *Env) Balance(tb testing.TB, addr common.Address) *big.Int {
 		tb.Fatalf("balance: %v", err)
 	}
 	return b
+}
+
+// PayerKeyFile writes the funded payer's key to a hex key file (mode 0600)
+// in a temporary directory, as a node's payer_key_file, and returns its path.
+func (e *Env) PayerKeyFile(tb testing.TB) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "payer.key")
+	if err := os.WriteFile(path, []byte(hexutil.Encode(crypto.FromECDSA(e.PayerKey))+"\n"), 0o600); err != nil {
+		tb.Fatalf("write payer key: %v", err)
+	}
+	return path
 }
 
 // NewPayer returns a fresh key funded with tokens (and no ETH).
