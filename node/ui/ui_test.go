@@ -222,6 +222,20 @@ func hostile(s string) ui.Status {
 func shape(t testing.TB, page string) []string {
 	t.Helper()
 	var out []string
+	for _, tok := range tags(t, page) {
+		s := tok.Type.String() + " " + tok.Data
+		for _, a := range tok.Attr {
+			s += " " + a.Key
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// tags returns the page's start, self-closing and end tags, in order.
+func tags(t testing.TB, page string) []html.Token {
+	t.Helper()
+	var out []html.Token
 	z := html.NewTokenizer(strings.NewReader(page))
 	for {
 		switch z.Next() {
@@ -231,12 +245,7 @@ func shape(t testing.TB, page string) []string {
 			}
 			return out
 		case html.StartTagToken, html.SelfClosingTagToken, html.EndTagToken:
-			tok := z.Token()
-			s := tok.Type.String() + " " + tok.Data
-			for _, a := range tok.Attr {
-				s += " " + a.Key
-			}
-			out = append(out, s)
+			out = append(out, z.Token())
 		}
 	}
 }
@@ -283,22 +292,14 @@ func FuzzPageEscapes(f *testing.F) {
 func hrefs(t testing.TB, page string) []string {
 	t.Helper()
 	var out []string
-	z := html.NewTokenizer(strings.NewReader(page))
-	for {
-		switch z.Next() {
-		case html.ErrorToken:
-			if !errors.Is(z.Err(), io.EOF) {
-				t.Fatalf("tokenize: %v", z.Err())
-			}
-			return out
-		case html.StartTagToken, html.SelfClosingTagToken:
-			for _, a := range z.Token().Attr {
-				if a.Key == "href" {
-					out = append(out, a.Val)
-				}
+	for _, tok := range tags(t, page) {
+		for _, a := range tok.Attr {
+			if a.Key == "href" {
+				out = append(out, a.Val)
 			}
 		}
 	}
+	return out
 }
 
 // linkScheme is the scheme a browser reads in href (lower case; "" for a
