@@ -119,10 +119,12 @@ const (
 		"machine's load; CPU profiles leave about 100 µs per request of other overhead (two JSON layers with hex, GC, HTTP), spread thin"
 	noteCallFloor = "The same sealing and signing (about 240 µs of CPU before hashing and encoding) lies on each call's critical " +
 		"path, against a libp2p round trip of about 85-100 µs (p50, cpu-µs/op): a floor of about 3.5-4x without changing the protocol"
-	notePaidPath = "At 4 clients a paid request is latency-bound (PaidStages rows): two ledger commits on its path " +
+	notePaidPath = "At 4 clients a paid request waits (PaidStages rows): two ledger commits on its path " +
 		"(the nonce reserved durably before execution, executed on disk before the settlement is sent), each 0.4 ms on an idle " +
 		"disk and 4-9 ms when other processes load the shared ext4 journal, the block wait (BlockPeriod 2 ms plus about 1.5 ms " +
-		"of sealing), and about 0.5 ms of verification; so the ratio moves with the disk's fsync latency at the time of the run"
+		"of sealing), and about 0.5 ms of verification; and it costs 3-4 ms of CPU (cpu-µs/op: chain, node and clients in one " +
+		"process, about 40% of it go-ethereum's RPC, block production and signature recovery), so the two cores are two-thirds busy too; the ratio moves " +
+		"with the disk's fsync latency and the machine's load at the time of the run"
 )
 
 // stageRows break a paid request at 4 clients down by stage
