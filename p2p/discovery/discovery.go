@@ -8,7 +8,8 @@
 //
 // Verified cards are cached per node for a short while (default 30 s, and
 // never past a card's expiry), so repeated searches cost one provider
-// lookup per term.
+// lookup per term; Forget drops a node's entry when its cards are known to
+// have changed.
 package discovery
 
 import (
@@ -101,12 +102,21 @@ type Searcher struct {
 	cacheTTL  time.Duration
 	valueOpts []routing.Option
 	log       *slog.Logger
-	cache     *lru.Cache[peer.ID, cacheEntry]
+
+	// cacheMu orders cache writes against Forget: a fetch that began
+	// before p was forgotten must not cache what it read.
+	cacheMu sync.Mutex
+	cache   *lru.Cache[peer.ID, cacheEntry]
+	forgets uint64
 }
 
+// cacheEntry is a node's verified cards, or (forgotten) the mark Forget
+// leaves so that fetches already under way do not cache stale cards.
 type cacheEntry struct {
-	cards   []*card.Verified
-	fetched time.Time
+	cards     []*card.Verified
+	fetched   time.Time
+	gen       uint64
+	forgotten bool
 }
 
 // New returns a searcher reading r and trusting cards that v accepts

@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -317,4 +318,60 @@ func resign(t testing.TB, raw []byte, key crypto.PrivKey) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestForgetDuringFetchIsNotCached: cards read by a fetch that began
+// before Forget are returned to that caller but not cached, so the next
+// lookup sees the node's new cards (a node that looked itself up just
+// before deploying an agent finds the agent once its card is out).
+func TestForgetDuringFetchIsNotCached(t *testing.T) {
+	n := newNode(t)
+	fresh, err := card.Seal(n.card(t, "fresh", "deployed while a lookup was under way"), n.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu      sync.Mutex
+		served  []*card.Signed
+		calls   int
+		started = make(chan struct{})
+		release = make(chan struct{})
+	)
+	s, err := New(newFakeDHT(), devVerifier(), WithCacheTTL(time.Hour), WithFetcher(fetcherFunc(func(ctx context.Context, p peer.ID) ([]*card.Signed, error) {
+		mu.Lock()
+		out := slices.Clone(served)
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if first {
+			close(started)
+			<-release
+		}
+		return out, nil
+	})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := make(chan error, 1)
+	go func() {
+		_, err := s.Agent(context.Background(), n.id, "fresh")
+		stale <- err
+	}()
+	<-started
+	mu.Lock()
+	served = []*card.Signed{fresh}
+	mu.Unlock()
+	s.Forget(n.id)
+	close(release)
+	if err := <-stale; !errors.Is(err, ErrNotFound) {
+		t.Fatalf("lookup under way: %v, want not found", err)
+	}
+	for range 2 {
+		if _, err := s.Agent(context.Background(), n.id, "fresh"); err != nil {
+			t.Fatalf("after Forget: %v", err)
+		}
+	}
+	if calls != 2 {
+		t.Fatalf("%d fetches, want 2 (the second lookup after Forget is cached)", calls)
+	}
 }

@@ -49,7 +49,11 @@ func (s *Searcher) fetchAll(ctx context.Context, peers []peer.ID) []*card.Verifi
 // each card). Cards that fail verification are left out.
 func (s *Searcher) Cards(ctx context.Context, p peer.ID) ([]*card.Verified, error) {
 	now := s.now()
-	if e, ok := s.cache.Get(p); ok && now.Sub(e.fetched) < s.cacheTTL {
+	s.cacheMu.Lock()
+	gen := s.forgets
+	e, ok := s.cache.Get(p)
+	s.cacheMu.Unlock()
+	if ok && !e.forgotten && now.Sub(e.fetched) < s.cacheTTL {
 		return live(e.cards, now), nil
 	}
 	var signed []*card.Signed
@@ -79,7 +83,11 @@ func (s *Searcher) Cards(ctx context.Context, p peer.ID) ([]*card.Verified, erro
 		verified = append(verified, v)
 	}
 	if s.cacheTTL > 0 {
-		s.cache.Add(p, cacheEntry{cards: verified, fetched: now})
+		s.cacheMu.Lock()
+		if e, ok := s.cache.Peek(p); !ok || e.gen <= gen {
+			s.cache.Add(p, cacheEntry{cards: verified, fetched: now, gen: gen})
+		}
+		s.cacheMu.Unlock()
 	}
 	return verified, nil
 }
@@ -99,8 +107,14 @@ func (s *Searcher) Agent(ctx context.Context, p peer.ID, name string) (*card.Ver
 }
 
 // Forget drops node p's cached cards, for a caller that learned they are
-// stale (a call was refused, the node is gone).
-func (s *Searcher) Forget(p peer.ID) { s.cache.Remove(p) }
+// stale (a call was refused, the node is gone, its cards changed). A fetch
+// of p already under way returns what it read but does not cache it.
+func (s *Searcher) Forget(p peer.ID) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	s.forgets++
+	s.cache.Add(p, cacheEntry{gen: s.forgets, forgotten: true})
+}
 
 // dhtCards reads node p's index from the DHT, then its cards in parallel.
 func (s *Searcher) dhtCards(ctx context.Context, p peer.ID) ([]*card.Signed, error) {
