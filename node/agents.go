@@ -110,6 +110,7 @@ func (n *Node) WithdrawAgent(_ context.Context, name string) (api.Agent, bool, e
 			if err := n.net.publisher.Withdraw(ctx, name); err != nil && !errors.Is(err, card.ErrUnknownAgent) {
 				n.log.Warn("withdraw agent card", "agent", name, "err", err)
 			}
+			n.net.ownCardsChanged()
 		})
 	}
 	return n.agentView(a), changed, nil
@@ -128,6 +129,7 @@ func (n *Node) advertise(agents ...agentstore.Agent) {
 	}
 	n.net.enqueue(func(ctx context.Context) {
 		err := n.net.publisher.Publish(ctx, tmpls...)
+		n.net.ownCardsChanged()
 		switch {
 		case err == nil:
 		case errors.Is(err, kb.ErrLookupFailure):

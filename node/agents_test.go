@@ -122,3 +122,49 @@ func TestNodeLifecycleLeavesNothingRunning(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestOwnAgentCallableRightAfterDeploy: a node that has just looked its own
+// cards up (and cached them) calls an agent deployed after that as soon as
+// the agent's card is out, not once the search cache expires; a withdrawn
+// one stops answering the same way.
+func TestOwnAgentCallableRightAfterDeploy(t *testing.T) {
+	nw := nettest.Start(t, 1, nettest.Options{Agents: agentsOf})
+	n := nw.Nodes[0]
+	c := nettest.Client(t, n)
+	ctx := context.Background()
+	first := agentsOf(0)[0]
+	if err := nettest.Eventually(10*time.Second, 50*time.Millisecond, func() error {
+		_, err := c.CallAgent(ctx, n.PeerID(), first.Name, api.CallRequest{})
+		return err
+	}); err != nil {
+		t.Fatalf("call own agent: %v", err)
+	}
+
+	// Well inside the search cache's 30 s, which would otherwise hold the
+	// card set read by the call above.
+	const within = 5 * time.Second
+	a := nettest.Agent{Name: "haiku", Description: "composes haiku about mountain rivers", Banner: "haiku"}
+	if _, err := c.Upload(ctx, a.Manifest(t), a.Module(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := nettest.Eventually(within, 50*time.Millisecond, func() error {
+		_, err := c.CallAgent(ctx, n.PeerID(), a.Name, api.CallRequest{})
+		return err
+	}); err != nil {
+		t.Fatalf("call agent deployed after a lookup: %v", err)
+	}
+	checkCall(t, c, n.PeerID(), a, "river")
+
+	if _, err := c.Withdraw(ctx, a.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := nettest.Eventually(within, 50*time.Millisecond, func() error {
+		_, err := c.CallAgent(ctx, n.PeerID(), a.Name, api.CallRequest{})
+		if err == nil {
+			return errors.New("withdrawn agent still answers")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -181,6 +181,12 @@ func (nw *network) enqueue(op func(context.Context)) {
 	}
 }
 
+// ownCardsChanged drops this node's own cards from the search cache once
+// the publisher holds new ones (a lookup of the node itself, such as a
+// call of its own agent, may have cached the old set just before), so the
+// next lookup reads them afresh.
+func (nw *network) ownCardsChanged() { nw.searcher.Forget(nw.host.Libp2p().ID()) }
+
 // close stops the services first (no new streams), then the publisher
 // (whose records live on until they expire), then the host.
 func (nw *network) close() error {
