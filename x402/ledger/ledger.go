@@ -2,9 +2,12 @@
 // payment the node accepts is reserved here, keyed by its EIP-3009
 // authorization (network, asset, payer, nonce), before any paid work
 // starts, and then moves through reserved -> executed -> settled (or
-// released, or failed). A key is accepted at most once in the ledger's
-// lifetime: concurrently, later, and across restarts, a second Reserve
-// fails with [ErrNonceUsed].
+// released, or failed). A key is accepted at most once: concurrently,
+// later, and across restarts, a second Reserve fails with [ErrNonceUsed].
+// The one exception is a reservation that a crash cut off before its
+// execution was recorded; reservations live in memory until then (see
+// [Ledger.Reserve]), so such a payment, which settled nothing and returned
+// nothing, can be presented again.
 //
 // The ledger lives in a bucket of the node's own bbolt database, which the
 // caller opens and closes. On start, [Ledger.Recover] settles the entries
@@ -48,8 +51,10 @@ type Ledger struct {
 	mu sync.Mutex
 	// inflight holds the keys this process reserved (or is recovering)
 	// and has not yet brought to a terminal state. Recover leaves them to
-	// the request that owns them.
-	inflight map[string]struct{}
+	// the request that owns them. A reservation not yet written (before
+	// its MarkExecuted or Release) keeps its entry here; a key whose entry
+	// is on disk maps to nil.
+	inflight map[string]*Entry
 }
 
 // Option configures a Ledger.
@@ -97,7 +102,7 @@ func Open(db *bolt.DB, opts ...Option) (*Ledger, error) {
 		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		now:      time.Now,
 		batch:    true,
-		inflight: make(map[string]struct{}),
+		inflight: make(map[string]*Entry),
 	}
 	l.group = &groupCommit{db: db, delay: settledDelay}
 	for _, o := range opts {
@@ -153,9 +158,18 @@ func (b buckets) index(s State) *bolt.Bucket {
 }
 
 // Reserve records e in state reserved, atomically: if the ledger has ever
-// seen e's key, in any state, it fails with ErrNonceUsed and changes
-// nothing. Reserve must succeed before any paid work starts. It returns
-// after the reservation is on disk.
+// seen e's key, in any state, or holds it reserved now, it fails with
+// ErrNonceUsed and changes nothing. Reserve must succeed before any paid
+// work starts.
+//
+// The reservation is held in memory; the entry reaches disk with the
+// first transition, MarkExecuted (before any result can be released or
+// any settlement sent) or Release. A reservation lost in a crash is
+// therefore simply gone: its work returned nothing and nothing was
+// settled, so the payer's authorization is still unspent and may be
+// presented again, and it is then charged once. Writing the reservation
+// too would cost an fsync on every paid request's critical path and buy
+// only a refusal of that retry.
 func (l *Ledger) Reserve(ctx context.Context, e Entry) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("reserve payment: %w", err)
@@ -169,18 +183,17 @@ func (l *Ledger) Reserve(ctx context.Context, e Entry) error {
 	}
 	now := l.now().UTC()
 	e.State, e.TxHash, e.Reason, e.Created, e.Updated = StateReserved, "", "", now, now
-	val, err := encodeEntry(&e)
-	if err != nil {
+	if _, err := encodeEntry(&e); err != nil {
 		return fmt.Errorf("reserve payment %s: encode: %w", e.Key, err)
 	}
-	// The entry is this request's before it is on disk: a Recover that
-	// lists it right after the commit must find it claimed, or it would
-	// release a reservation whose work is about to run.
-	if !l.claim(e.Key) {
+	// Claimed first, then checked on disk: only the holder of a key's
+	// claim writes a new entry for it, so no entry can appear between the
+	// check and the claim's release.
+	if !l.claim(e.Key, &e) {
 		return fmt.Errorf("reserve payment %s: %w", e.Key, ErrNonceUsed)
 	}
 	key := e.Key.bytes()
-	err = l.update(func(tx *bolt.Tx) error {
+	err = l.db.View(func(tx *bolt.Tx) error {
 		b, err := open(tx)
 		if err != nil {
 			return err
@@ -188,10 +201,7 @@ func (l *Ledger) Reserve(ctx context.Context, e Entry) error {
 		if b.entries.Get(key) != nil {
 			return ErrNonceUsed
 		}
-		if err := b.entries.Put(key, val); err != nil {
-			return err
-		}
-		return b.reserved.Put(key, nil)
+		return nil
 	})
 	if err != nil {
 		l.unclaim(e.Key)
@@ -253,7 +263,8 @@ func (l *Ledger) MarkFailed(ctx context.Context, k Key, reason string) error {
 
 // transition moves the entry of k to state to in one transaction, after
 // checking the move is allowed. mutate may set the fields that go with the
-// new state. On any error nothing changes.
+// new state. On any error nothing changes on disk; a reservation held in
+// memory whose first write fails is dropped (see Reserve).
 func (l *Ledger) transition(ctx context.Context, k Key, to State, mutate func(*Entry)) (Entry, error) {
 	return l.transitionWith(ctx, k, to, mutate, l.update)
 }
@@ -269,6 +280,22 @@ func (l *Ledger) transitionWith(ctx context.Context, k Key, to State, mutate fun
 		return out, fmt.Errorf("mark %s: %w", to, err)
 	}
 	key := k.bytes()
+	held, err := l.takeReservation(key, to)
+	if err != nil {
+		return Entry{}, fmt.Errorf("mark %s %s: %w", k, to, err)
+	}
+	if held != nil {
+		// A reservation that cannot be written is dropped, as a crash
+		// would drop it: nothing was recorded or settled, so the payment
+		// is as unspent as it was before Reserve.
+		out, err := l.writeReservation(held, to, mutate, write)
+		if err != nil {
+			l.unclaim(k)
+			return Entry{}, fmt.Errorf("mark %s %s: %w", k, to, err)
+		}
+		l.unclaimIfTerminal(key, to)
+		return out, nil
+	}
 	err = write(func(tx *bolt.Tx) error {
 		b, err := open(tx)
 		if err != nil {
@@ -316,12 +343,73 @@ func (l *Ledger) transitionWith(ctx context.Context, k Key, to State, mutate fun
 	if err != nil {
 		return Entry{}, fmt.Errorf("mark %s %s: %w", k, to, err)
 	}
+	l.unclaimIfTerminal(key, to)
+	return out, nil
+}
+
+// takeReservation takes the in-memory reservation of key out of inflight
+// (leaving the key claimed) for its move to state to, or returns nil when
+// key has none. A move a reservation may not make is refused and leaves
+// it in place.
+func (l *Ledger) takeReservation(key []byte, to State) (*Entry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	held := l.inflight[string(key)]
+	switch {
+	case held == nil:
+		return nil, nil
+	case !StateReserved.allowed(to):
+		return nil, fmt.Errorf("%s -> %s: %w", StateReserved, to, ErrInvalidTransition)
+	}
+	l.inflight[string(key)] = nil
+	return held, nil
+}
+
+// writeReservation writes a reservation held in memory as its first state
+// on disk.
+func (l *Ledger) writeReservation(held *Entry, to State, mutate func(*Entry), write func(func(*bolt.Tx) error) error) (Entry, error) {
+	e := *held
+	e.State, e.Updated = to, l.now().UTC()
+	if mutate != nil {
+		mutate(&e)
+	}
+	if err := e.validate(); err != nil {
+		return Entry{}, err
+	}
+	val, err := encodeEntry(&e)
+	if err != nil {
+		return Entry{}, err
+	}
+	key := e.Key.bytes()
+	err = write(func(tx *bolt.Tx) error {
+		b, err := open(tx)
+		if err != nil {
+			return err
+		}
+		if b.entries.Get(key) != nil {
+			return fmt.Errorf("a reserved key already has an entry: %w", ErrCorrupt)
+		}
+		if err := b.entries.Put(key, val); err != nil {
+			return err
+		}
+		if ix := b.index(to); ix != nil {
+			return ix.Put(key, nil)
+		}
+		return nil
+	})
+	if err != nil {
+		return Entry{}, err
+	}
+	return e, nil
+}
+
+// unclaimIfTerminal lets go of key once its entry reached a terminal state.
+func (l *Ledger) unclaimIfTerminal(key []byte, to State) {
 	if to.Terminal() {
 		l.mu.Lock()
 		delete(l.inflight, string(key))
 		l.mu.Unlock()
 	}
-	return out, nil
 }
 
 // Get returns the entry of k.
@@ -333,6 +421,12 @@ func (l *Ledger) Get(ctx context.Context, k Key) (Entry, error) {
 	k, err := k.canonical()
 	if err != nil {
 		return e, fmt.Errorf("get entry: %w", err)
+	}
+	l.mu.Lock()
+	held := l.inflight[string(k.bytes())]
+	l.mu.Unlock()
+	if held != nil {
+		return *held, nil
 	}
 	err = l.db.View(func(tx *bolt.Tx) error {
 		b, err := open(tx)
@@ -451,16 +545,17 @@ func (l *Ledger) Compact(ctx context.Context, cutoff time.Time) (int, error) {
 	return n, nil
 }
 
-// claim marks k as handled by this process; it reports false if a live
-// request or another Recover already handles it.
-func (l *Ledger) claim(k Key) bool {
+// claim marks k as handled by this process, holding reservation r (nil
+// for an entry already on disk); it reports false if a live request or
+// another Recover already handles it.
+func (l *Ledger) claim(k Key, r *Entry) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	key := string(k.bytes())
 	if _, busy := l.inflight[key]; busy {
 		return false
 	}
-	l.inflight[key] = struct{}{}
+	l.inflight[key] = r
 	return true
 }
 

@@ -157,27 +157,46 @@ func TestReserveConcurrentOneWins(t *testing.T) {
 	}
 }
 
-func TestReserveSurvivesRestart(t *testing.T) {
+// TestExecutedSurvivesRestart: an entry is on disk from its execution
+// record on, with everything Reserve was given, and its key stays used
+// across a restart. A reservation whose work never recorded an execution
+// is not: the restart forgets it, and the payment, never settled, may be
+// presented again.
+func TestExecutedSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	d := newTestDB(t)
 	clock := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	l := mustOpen(t, d.db, WithClock(func() time.Time { return clock }))
-	want := testEntry(2)
-	if err := l.Reserve(ctx, want); err != nil {
+	want, cut := testEntry(2), testEntry(20)
+	for _, e := range []Entry{want, cut} {
+		if err := l.Reserve(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := l.Get(ctx, cut.Key); err != nil || got.State != StateReserved {
+		t.Fatalf("Get of a reservation before restart = %+v, %v", got, err)
+	}
+	if err := l.MarkExecuted(ctx, want.Key); err != nil {
 		t.Fatal(err)
 	}
 	l = mustOpen(t, d.restart())
 	if err := l.Reserve(ctx, testEntry(2)); !errors.Is(err, ErrNonceUsed) {
-		t.Fatalf("Reserve after restart: got %v, want ErrNonceUsed", err)
+		t.Fatalf("Reserve of an executed key after restart: got %v, want ErrNonceUsed", err)
 	}
 	got, err := l.Get(ctx, want.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != StateReserved || got.RequestID != want.RequestID || got.Amount.Cmp(want.Amount) != 0 ||
+	if got.State != StateExecuted || got.RequestID != want.RequestID || got.Amount.Cmp(want.Amount) != 0 ||
 		string(got.Requirements) != string(want.Requirements) || string(got.Payload) != string(want.Payload) ||
 		got.PayTo != want.PayTo || !got.Created.Equal(clock) || got.Key != want.Key {
 		t.Fatalf("entry after restart = %+v, want %+v", got, want)
+	}
+	if _, err := l.Get(ctx, cut.Key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a reservation cut off by the restart: Get = %v, want ErrNotFound", err)
+	}
+	if err := l.Reserve(ctx, cut); err != nil {
+		t.Fatalf("Reserve again of a payment whose work was cut off: %v", err)
 	}
 }
 
@@ -369,5 +388,28 @@ func TestCompactKeepsKey(t *testing.T) {
 func TestOpenNil(t *testing.T) {
 	if _, err := Open(nil); err == nil {
 		t.Fatal("Open(nil) succeeded")
+	}
+}
+
+// TestUnwritableReservationIsDropped: when the first write of a
+// reservation fails, the reservation goes, as a crash would take it, and
+// the key is free again rather than held by a request that gave up.
+func TestUnwritableReservationIsDropped(t *testing.T) {
+	ctx := context.Background()
+	d := newTestDB(t)
+	l := mustOpen(t, d.db)
+	e := testEntry(21)
+	if err := l.Reserve(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d.db = nil
+	if err := l.MarkExecuted(ctx, e.Key); err == nil {
+		t.Fatal("MarkExecuted on a closed database succeeded")
+	}
+	if err := l.Reserve(ctx, e); err == nil || errors.Is(err, ErrNonceUsed) {
+		t.Fatalf("Reserve after the failed write: %v, want the closed database's error (the claim is gone)", err)
 	}
 }

@@ -58,7 +58,8 @@ const (
 // Recover brings every entry that no live request of this process owns to
 // a terminal state where it can:
 //
-//   - a reserved entry (its work was cut off by a stop) is released: no
+//   - a reserved entry on disk (written by ledgers before reservations
+//     moved to memory; its work was cut off by a stop) is released: no
 //     result was returned, so nothing is charged;
 //   - an executed entry is first checked on chain: if the authorization
 //     was already used, it is marked settled without sending again;
@@ -80,7 +81,7 @@ func (l *Ledger) Recover(ctx context.Context, s Settler) (Report, error) {
 		return r, fmt.Errorf("recover ledger: %w", err)
 	}
 	for _, e := range reserved {
-		if !l.claim(e.Key) {
+		if !l.claim(e.Key, nil) {
 			continue
 		}
 		err := l.Release(ctx, e.Key, "abandoned: the node stopped before the work finished")
@@ -102,7 +103,7 @@ func (l *Ledger) Recover(ctx context.Context, s Settler) (Report, error) {
 		if err := ctx.Err(); err != nil {
 			return r, fmt.Errorf("recover ledger: %w", err)
 		}
-		if !l.claim(e.Key) {
+		if !l.claim(e.Key, nil) {
 			continue
 		}
 		// The list is a snapshot: a live request may have settled the

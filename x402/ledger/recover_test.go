@@ -122,16 +122,18 @@ func TestCrashAtEveryStep(t *testing.T) {
 			if chain.Sends(e.Key) > 1 {
 				t.Fatalf("settlement sent %d times", chain.Sends(e.Key))
 			}
-			got := state(t, n.l, e.Key)
-			switch {
-			case crashAfter == 0:
-				if got != ledger.StateReleased || chain.Settlements(e.Key) != 0 {
-					t.Fatalf("state %s, settlements %d; want released and none", got, chain.Settlements(e.Key))
+			if crashAfter == 0 {
+				// The reservation was in memory only: the work it guarded
+				// returned nothing and settled nothing, so the payment is
+				// unspent and may be presented again, once.
+				if _, err := n.l.Get(ctx, e.Key); !errors.Is(err, ledger.ErrNotFound) || chain.Settlements(e.Key) != 0 {
+					t.Fatalf("Get = %v, settlements %d; want no entry and none", err, chain.Settlements(e.Key))
 				}
-			default:
-				if got != ledger.StateSettled || chain.Settlements(e.Key) != 1 {
-					t.Fatalf("state %s, settlements %d; want settled once", got, chain.Settlements(e.Key))
+				if err := n.l.Reserve(ctx, e); err != nil {
+					t.Fatalf("Reserve again after recovery: %v", err)
 				}
+			} else if got := state(t, n.l, e.Key); got != ledger.StateSettled || chain.Settlements(e.Key) != 1 {
+				t.Fatalf("state %s, settlements %d; want settled once", got, chain.Settlements(e.Key))
 			}
 			if err := n.l.Reserve(ctx, e); !errors.Is(err, ledger.ErrNonceUsed) {
 				t.Fatalf("Reserve after recovery: %v", err)
@@ -340,5 +342,29 @@ func TestRecoverManyPending(t *testing.T) {
 	}
 	if p, _ := n.l.Pending(ctx); len(p) != 0 {
 		t.Fatalf("%d still pending", len(p))
+	}
+}
+
+// TestRecoverReleasesOldReservations: a ledger written before reservations
+// moved to memory may hold reserved entries on disk, whose work a stop cut
+// off. Recover releases them, charging nothing, and their keys stay used.
+func TestRecoverReleasesOldReservations(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t)
+	e := entry(7)
+	if err := ledger.WriteReservation(n.l, e); err != nil {
+		t.Fatal(err)
+	}
+	n.restart()
+	chain := &ledgertest.Chain{}
+	r, err := n.l.Recover(ctx, chain)
+	if err != nil || len(r.Released) != 1 || r.Released[0] != e.Key || len(r.Settled)+len(r.AlreadySettled)+len(r.Failed)+len(r.Retry) != 0 {
+		t.Fatalf("Recover = %+v, %v; want the reservation released", r, err)
+	}
+	if got := state(t, n.l, e.Key); got != ledger.StateReleased || chain.Sends(e.Key) != 0 {
+		t.Fatalf("state %s, %d sends; want released and none", got, chain.Sends(e.Key))
+	}
+	if err := n.l.Reserve(ctx, e); !errors.Is(err, ledger.ErrNonceUsed) {
+		t.Fatalf("Reserve of a released key: %v", err)
 	}
 }
