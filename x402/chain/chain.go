@@ -1,7 +1,8 @@
 // Package chain runs an embedded, real EVM for development and tests: a
-// go-ethereum node (in memory, dev genesis, chain id 1337) driven by the
-// simulated beacon, serving JSON-RPC over HTTP on loopback, plus the
-// EIP-3009 test token of x402/chain/token.
+// go-ethereum node (in memory, dev genesis, chain id 1337, every fork
+// active) whose blocks this package builds and imports itself, serving
+// JSON-RPC over HTTP on loopback, plus the EIP-3009 test token of
+// x402/chain/token.
 //
 // Blocks are sealed as soon as transactions are pending (after a short
 // batching window, Config.BlockPeriod, so that concurrent settlements share
@@ -20,7 +21,6 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
-	"runtime/trace"
 	"strconv"
 	"sync"
 	"time"
@@ -30,7 +30,6 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/eth"
-	"github.com/ethereum/go-ethereum/eth/catalyst"
 	"github.com/ethereum/go-ethereum/eth/ethconfig"
 	"github.com/ethereum/go-ethereum/eth/filters"
 	"github.com/ethereum/go-ethereum/ethclient"
@@ -120,7 +119,6 @@ type Chain struct {
 	cfg    Config
 	stack  *node.Node
 	eth    *eth.Ethereum
-	beacon *catalyst.SimulatedBeacon
 	client *ethclient.Client
 	faucet *ecdsa.PrivateKey
 	signer types.Signer
@@ -207,32 +205,31 @@ func Start(ctx context.Context, cfg Config) (*Chain, error) {
 	if err := stack.Start(); err != nil {
 		return nil, errors.Join(fmt.Errorf("start chain: start node: %w", err), stack.Close())
 	}
-	beacon, err := catalyst.NewSimulatedBeacon(0, common.Address{}, backend)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("start chain: new beacon: %w", err), stack.Close())
-	}
-	runCtx, cancel := context.WithCancel(context.Background())
 	c := &Chain{
 		cfg:    cfg,
 		stack:  stack,
 		eth:    backend,
-		beacon: beacon,
 		client: ethclient.NewClient(stack.Attach()),
 		faucet: faucet,
 		signer: types.LatestSignerForChainID(big.NewInt(ChainID)),
 		rpcURL: stack.HTTPEndpoint(),
-		cancel: cancel,
 		done:   make(chan struct{}),
 	}
 	// The first block moves the chain off genesis so that eth_call and
 	// fee estimation see a current timestamp and base fee.
-	beacon.Commit()
+	if err := ctx.Err(); err != nil {
+		c.client.Close()
+		return nil, errors.Join(fmt.Errorf("start chain: %w", err), stack.Close())
+	}
+	if err := c.seal(); err != nil {
+		c.client.Close()
+		return nil, errors.Join(fmt.Errorf("start chain: first block: %w", err), stack.Close())
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
 	txs := make(chan core.NewTxsEvent, 256)
 	sub := backend.TxPool().SubscribeTransactions(txs, false)
 	go c.sealLoop(runCtx, txs, sub.Err(), sub.Unsubscribe)
-	if err := c.waitHead(ctx, 1); err != nil {
-		return nil, errors.Join(fmt.Errorf("start chain: first block: %w", err), c.Close())
-	}
 	cfg.Logger.Info("dev chain started", "rpc", c.rpcURL, "chain_id", ChainID,
 		"faucet", crypto.PubkeyToAddress(faucet.PublicKey), "block_period", cfg.BlockPeriod)
 	return c, nil
@@ -267,79 +264,13 @@ func (c *Chain) Close() error {
 		c.cancel()
 		<-c.done
 		c.client.Close()
-		c.closeErr = errors.Join(c.beacon.Stop(), c.stack.Close())
+		c.closeErr = c.stack.Close()
 	})
 	return c.closeErr
 }
 
-// sealLoop seals a block whenever transactions are pending (at most one
-// per BlockPeriod, at most MaxLead ahead of the wall clock) and an empty
-// one when the head is older than IdlePeriod. A chain clock that ran ahead
-// during a burst gets no idle blocks, so the lead decays at one second per
-// second.
-func (c *Chain) sealLoop(ctx context.Context, txs <-chan core.NewTxsEvent, subErr <-chan error, unsubscribe func()) {
-	defer close(c.done)
-	defer unsubscribe()
-	idle := time.NewTicker(c.cfg.IdlePeriod / 4)
-	defer idle.Stop()
-	var last time.Time
-	for {
-		pending, _ := c.eth.TxPool().Stats()
-		if pending == 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-subErr:
-				return
-			case <-txs:
-			case <-idle.C:
-				if time.Since(c.headTime()) < c.cfg.IdlePeriod {
-					continue
-				}
-			}
-		}
-		if wait := c.cfg.BlockPeriod - time.Since(last); wait > 0 {
-			if !sleep(ctx, wait) {
-				return
-			}
-		}
-		if lead := time.Until(c.headTime()); lead >= c.cfg.MaxLead {
-			c.cfg.Logger.Debug("chain clock ahead, pausing", "lead", lead)
-			if !sleep(ctx, lead-c.cfg.MaxLead+time.Second) {
-				return
-			}
-		}
-		// Events of transactions pending now are covered by this block.
-		drain(txs)
-		region := trace.StartRegion(ctx, "chain.seal")
-		c.beacon.Commit()
-		region.End()
-		last = time.Now()
-	}
-}
-
 func (c *Chain) headTime() time.Time {
 	return time.Unix(int64(c.eth.BlockChain().CurrentBlock().Time), 0)
-}
-
-// waitHead waits until the chain has at least n blocks.
-func (c *Chain) waitHead(ctx context.Context, n uint64) error {
-	for c.eth.BlockChain().CurrentBlock().Number.Uint64() < n {
-		if !sleep(ctx, 2*time.Millisecond) {
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-func drain(ch <-chan core.NewTxsEvent) {
-	for {
-		select {
-		case <-ch:
-		default:
-			return
-		}
-	}
 }
 
 // sleep waits for d or until ctx ends; it reports whether d elapsed.

@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/agentnet/agentnode/x402/chain"
 )
@@ -19,6 +20,17 @@ func TestStartRejectsNonLoopback(t *testing.T) {
 	_, err := chain.Start(context.Background(), chain.Config{Addr: "0.0.0.0:0"})
 	if !errors.Is(err, chain.ErrNotLoopback) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestStartHonoursContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if c, err := chain.Start(ctx, chain.Config{}); !errors.Is(err, context.Canceled) {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("start with a cancelled context: %v", err)
 	}
 }
 
@@ -70,9 +82,17 @@ func TestDev(t *testing.T) {
 	if err != nil || tb.Cmp(chain.DefaultPayerTokens) != 0 {
 		t.Fatalf("payer token balance = %v, %v", tb, err)
 	}
-	_, ts := c.Head()
+	n, ts := c.Head()
 	if d := time.Since(ts); d > 5*time.Second || d < -chain.DefaultMaxLead {
 		t.Fatalf("head timestamp %v is %v off the wall clock", ts, d)
+	}
+	// One sealer and no reorgs: every block is final at once, so clients
+	// that read at "safe" or "finalized" see the head.
+	for _, tag := range []rpc.BlockNumber{rpc.SafeBlockNumber, rpc.FinalizedBlockNumber} {
+		h, err := cl.HeaderByNumber(ctx, big.NewInt(int64(tag)))
+		if err != nil || h.Number.Uint64() < n {
+			t.Fatalf("%v block = %v, %v; want the head (%d) or later", tag, h, err, n)
+		}
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
