@@ -24,7 +24,7 @@ import (
 )
 
 // Benchmark settings. The embedded chain seals a block at most every
-// BlockPeriod (2 ms, its default) and its clock gains a second per block,
+// BlockPeriod (1 ms, its default) and its clock gains a second per block,
 // so under sustained load it runs ahead of the wall clock; MaxLead (2 min
 // by default, after which blocks slow to one a second) is raised to 6 h
 // for the run, and the node asks for authorizations valid that long, so

@@ -18,7 +18,7 @@ import (
 var paidStages = []struct{ region, metric string }{
 	{"exec.open", "open-ms"},                // open the sealed request
 	{"x402.verify", "verify-ms"},            // signature + one eth_call batch
-	{"x402.reserve", "reserve-ms"},          // ledger: reserved, on disk
+	{"x402.reserve", "reserve-ms"},          // ledger: reserved, in memory
 	{"exec.run", "run-ms"},                  // run, commit, sign, seal the result
 	{"x402.record_executed", "executed-ms"}, // ledger: executed, on disk
 	{"x402.settle", "settle-ms"},            // the facilitator's Settle, of which:

@@ -49,7 +49,7 @@ const ChainID = 1337
 // Defaults of Config.
 const (
 	DefaultAddr        = "127.0.0.1:0"
-	DefaultBlockPeriod = 2 * time.Millisecond
+	DefaultBlockPeriod = time.Millisecond
 	DefaultIdlePeriod  = time.Second
 	DefaultMaxLead     = 120 * time.Second
 	DefaultGasLimit    = 60_000_000
@@ -68,7 +68,7 @@ type Config struct {
 	Addr string
 	// BlockPeriod is how long the sealer waits after the previous block
 	// before sealing pending transactions, so that concurrent ones share a
-	// block. Default 2ms (measured: see docs/x402.md); negative means no
+	// block. Default 1ms (measured: see docs/x402.md); negative means no
 	// wait at all.
 	BlockPeriod time.Duration
 	// IdlePeriod is the interval of empty blocks when nothing is pending
