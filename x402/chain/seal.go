@@ -71,11 +71,6 @@ func (c *Chain) sealLoop(ctx context.Context, txs <-chan core.NewTxsEvent, subEr
 // it. Here the block is built once and executed once more by the import,
 // which also checks it (state root, receipts, gas) as for any block.
 func (c *Chain) seal() error {
-	// The pool resets itself on the new head in the background; building
-	// before it has would offer the last block's transactions again.
-	if err := c.eth.TxPool().Sync(); err != nil {
-		return fmt.Errorf("sync pool: %w", err)
-	}
 	bc := c.eth.BlockChain()
 	parent := bc.CurrentBlock()
 	timestamp := max(uint64(time.Now().Unix()), parent.Time+1)
@@ -96,6 +91,13 @@ func (c *Chain) seal() error {
 	}
 	bc.SetSafe(block.Header())
 	bc.SetFinalized(block.Header())
+	// The pool drops the block's transactions in the background; until it
+	// has, it still counts them as pending, and the sealing loop would
+	// seal an empty block after every full one (and the next build would
+	// be offered them again).
+	if err := c.eth.TxPool().Sync(); err != nil {
+		return fmt.Errorf("sync pool: %w", err)
+	}
 	return nil
 }
 
