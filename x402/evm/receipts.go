@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"runtime/trace"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum"
@@ -31,9 +32,22 @@ type watcher struct {
 	stop     chan struct{}
 	done     chan struct{}
 
+	// head is the number of the last new head notified; live says the
+	// notifications flow (a subscription, not polling), so that head is
+	// the chain's current head within the notification's delay.
+	head atomic.Uint64
+	live atomic.Bool
+
 	// mu guards waiters.
 	mu      sync.Mutex
 	waiters map[common.Hash][]chan *types.Receipt
+}
+
+// currentHead returns the chain's head as notified, and whether head
+// notifications flow.
+func (w *watcher) currentHead() (uint64, bool) {
+	n := w.head.Load()
+	return n, w.live.Load() && n != 0
 }
 
 func newWatcher(client *ethclient.Client, interval time.Duration, log *slog.Logger) *watcher {
@@ -105,6 +119,8 @@ func (w *watcher) run() {
 	if sub, err := w.client.SubscribeNewHead(ctx, heads); err == nil {
 		defer sub.Unsubscribe()
 		headErr = sub.Err()
+		w.live.Store(true)
+		defer w.live.Store(false)
 	} else if !errors.Is(err, rpc.ErrNotificationsUnsupported) {
 		w.log.Warn("subscribe to new heads, polling instead", "err", err)
 	}
@@ -118,9 +134,11 @@ func (w *watcher) run() {
 			return
 		case <-w.wake:
 			fresh = true
-		case <-heads:
+		case h := <-heads:
+			w.head.Store(h.Number.Uint64())
 			fresh = true
 		case <-headErr:
+			w.live.Store(false)
 			headErr = nil
 		case <-ticker.C:
 		}
@@ -192,6 +210,13 @@ func (s *Settler) await(ctx context.Context, key authKey, hash common.Hash, c Ch
 	select {
 	case r := <-ch:
 		resp := s.outcome(r, c, req)
+		if r.Status != types.ReceiptStatusSuccessful {
+			// Reverted: perhaps because a transaction ahead of it in the
+			// block used this very authorization, which paid the payee.
+			if earlier, err := s.findEarlier(ctx, c, req); err == nil && earlier.Success {
+				return earlier, nil
+			}
+		}
 		if !resp.Success {
 			s.settled.Remove(key) // a failed transaction may be retried
 		}

@@ -99,6 +99,10 @@ type Settler struct {
 	// settled remembers the transaction of each authorization this
 	// settler settled or broadcast, for idempotent retries.
 	settled *lru.Cache[authKey, settledTx]
+	// verified remembers the head at which this settler last verified
+	// each authorization, so that settling it before the next block
+	// spares the chain a second identical read (verified.go).
+	verified *lru.Cache[authKey, verifiedAt]
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -154,6 +158,7 @@ func NewSettler(ctx context.Context, cfg SettlerConfig) (*Settler, error) {
 		return nil, fmt.Errorf("new settler: %w", err)
 	}
 	settled, _ := lru.New[authKey, settledTx](settledCacheSize)
+	verified, _ := lru.New[authKey, verifiedAt](settledCacheSize)
 	s := &Settler{
 		cfg:        cfg,
 		verifier:   verifier,
@@ -165,6 +170,7 @@ func NewSettler(ctx context.Context, cfg SettlerConfig) (*Settler, error) {
 		inflight:   make(map[authKey]*flight),
 		gasByToken: make(map[common.Address]uint64),
 		settled:    settled,
+		verified:   verified,
 	}
 	if err := s.syncNonceLocked(ctx); err != nil {
 		return nil, fmt.Errorf("new settler: %w", err)
@@ -248,11 +254,17 @@ func (s *Settler) settle(ctx context.Context, key authKey, c Checked, req x402.P
 	if prev, ok := s.settled.Get(key); ok && prev.digest == digest {
 		return s.await(ctx, key, prev.tx, c, req)
 	}
-	region := trace.StartRegion(ctx, "evm.check")
-	st, err := s.verifier.state(ctx, c)
-	region.End()
-	if err != nil {
-		return x402.SettleResponse{}, err
+	// A payment this settler verified at the current head needs no
+	// second read: the chain would answer the same (verified.go).
+	var st tokenState
+	if !s.verifiedAtHead(key, digest) {
+		region := trace.StartRegion(ctx, "evm.check")
+		var err error
+		st, err = s.verifier.state(ctx, c)
+		region.End()
+		if err != nil {
+			return x402.SettleResponse{}, err
+		}
 	}
 	if st.used {
 		return s.findEarlier(ctx, c, req)
@@ -276,7 +288,7 @@ func (s *Settler) settle(ctx context.Context, key authKey, c Checked, req x402.P
 	if err != nil {
 		return x402.SettleResponse{}, &Error{Reason: x402.ReasonExactEVMExecuteTransfer, Message: "read gas price", Payer: payer, Err: err}
 	}
-	region = trace.StartRegion(ctx, "evm.send")
+	region := trace.StartRegion(ctx, "evm.send")
 	tx, err := s.send(ctx, &types.DynamicFeeTx{ChainID: s.chainID, GasTipCap: tip, GasFeeCap: feeCap, Gas: gas, To: &token, Data: data})
 	region.End()
 	if err != nil {

@@ -267,3 +267,54 @@ func TestSettleAfterClose(t *testing.T) {
 		t.Fatal("funds moved")
 	}
 }
+
+// Another facilitator submits the same authorization into the same block,
+// ahead of this settler's transaction, which reverts. The payee was paid
+// by that transfer, so the settlement succeeds with its transaction; no
+// payment is lost to the race.
+func TestSettleUsedEarlierInTheSameBlock(t *testing.T) {
+	env := x402test.NewEnv(t, chain.Config{BlockPeriod: 400 * time.Millisecond})
+	ctx := context.Background()
+	rivalKey, _ := crypto.GenerateKey()
+	if err := env.Chain.Fund(ctx, crypto.PubkeyToAddress(rivalKey.PublicKey), chain.DefaultGasFunds, nil); err != nil {
+		t.Fatal(err)
+	}
+	rival, err := evm.NewSettler(ctx, evm.SettlerConfig{RPC: env.Chain.Client().Client(), Key: rivalKey, ReceiptTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rival.Close() })
+	s := newSettler(t, env, false)
+	req := env.Requirements("10000")
+	p, _ := evm.Sign(env.PayerKey, req)
+	if _, err := s.Verify(ctx, p, req); err != nil {
+		t.Fatal(err)
+	}
+	before := env.Balance(t, env.PayTo)
+	start, _ := env.Chain.Head()
+	rivalDone := make(chan x402.SettleResponse, 1)
+	go func() {
+		resp, _ := rival.Settle(ctx, p, req)
+		rivalDone <- resp
+	}()
+	// The rival's transaction waits in the pool for the block.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if n, err := env.Chain.Client().PendingNonceAt(ctx, crypto.PubkeyToAddress(rivalKey.PublicKey)); err == nil && n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rival's transaction never reached the pool")
+		}
+	}
+	resp, err := s.Settle(ctx, p, req)
+	theirs := <-rivalDone
+	if end, _ := env.Chain.Head(); end != start+1 {
+		t.Skipf("the two transactions landed in blocks %d..%d, not one; the race did not happen", start+1, end)
+	}
+	if err != nil || !resp.Success || !theirs.Success || resp.Transaction != theirs.Transaction {
+		t.Fatalf("settle = %+v, %v; the rival's = %+v: want success with the rival's transaction", resp, err, theirs)
+	}
+	if d := new(big.Int).Sub(env.Balance(t, env.PayTo), before); d.Int64() != 10000 {
+		t.Fatalf("payee gained %s", d)
+	}
+}

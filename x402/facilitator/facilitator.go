@@ -54,7 +54,7 @@ func (l *Local) Settler() *evm.Settler { return l.settler }
 
 // Verify runs the exact-scheme checks, local and on chain.
 func (l *Local) Verify(ctx context.Context, p x402.PaymentPayload, req x402.PaymentRequirements) (x402.VerifyResponse, error) {
-	c, err := l.settler.Verifier().Verify(ctx, p, req)
+	c, err := l.settler.Verify(ctx, p, req)
 	if err != nil {
 		var e *evm.Error
 		if errors.As(err, &e) {
