@@ -53,10 +53,17 @@ func (c *Chain) sealLoop(ctx context.Context, txs <-chan core.NewTxsEvent, subEr
 		// Events of transactions pending now are covered by this block.
 		drain(txs)
 		region := trace.StartRegion(ctx, "chain.seal")
-		if err := c.seal(); err != nil {
-			c.cfg.Logger.Warn("seal block", "err", err)
-		}
+		err := c.seal()
 		region.End()
+		if err != nil {
+			// Not expected (the import checks what the builder made); a
+			// second between attempts keeps a persistent failure from
+			// spinning.
+			c.cfg.Logger.Warn("seal block", "err", err)
+			if !sleep(ctx, time.Second) {
+				return
+			}
+		}
 		last = time.Now()
 	}
 }
