@@ -183,9 +183,6 @@ func (l *Ledger) Reserve(ctx context.Context, e Entry) error {
 	}
 	now := l.now().UTC()
 	e.State, e.TxHash, e.Reason, e.Created, e.Updated = StateReserved, "", "", now, now
-	if _, err := encodeEntry(&e); err != nil {
-		return fmt.Errorf("reserve payment %s: encode: %w", e.Key, err)
-	}
 	// Claimed first, then checked on disk: only the holder of a key's
 	// claim writes a new entry for it, so no entry can appear between the
 	// check and the claim's release.
@@ -280,21 +277,10 @@ func (l *Ledger) transitionWith(ctx context.Context, k Key, to State, mutate fun
 		return out, fmt.Errorf("mark %s: %w", to, err)
 	}
 	key := k.bytes()
+	// A reservation held in memory is written here for the first time.
 	held, err := l.takeReservation(key, to)
 	if err != nil {
 		return Entry{}, fmt.Errorf("mark %s %s: %w", k, to, err)
-	}
-	if held != nil {
-		// A reservation that cannot be written is dropped, as a crash
-		// would drop it: nothing was recorded or settled, so the payment
-		// is as unspent as it was before Reserve.
-		out, err := l.writeReservation(held, to, mutate, write)
-		if err != nil {
-			l.unclaim(k)
-			return Entry{}, fmt.Errorf("mark %s %s: %w", k, to, err)
-		}
-		l.unclaimIfTerminal(key, to)
-		return out, nil
 	}
 	err = write(func(tx *bolt.Tx) error {
 		b, err := open(tx)
@@ -302,12 +288,18 @@ func (l *Ledger) transitionWith(ctx context.Context, k Key, to State, mutate fun
 			return err
 		}
 		raw := b.entries.Get(key)
-		if raw == nil {
+		var e Entry
+		switch {
+		case held != nil && raw != nil:
+			return fmt.Errorf("a reserved key already has an entry: %w", ErrCorrupt)
+		case held != nil:
+			e = *held
+		case raw == nil:
 			return ErrNotFound
-		}
-		e, err := decodeEntry(raw)
-		if err != nil {
-			return err
+		default:
+			if e, err = decodeEntry(raw); err != nil {
+				return err
+			}
 		}
 		if !e.State.allowed(to) {
 			return fmt.Errorf("%s -> %s: %w", e.State, to, ErrInvalidTransition)
@@ -341,6 +333,12 @@ func (l *Ledger) transitionWith(ctx context.Context, k Key, to State, mutate fun
 		return nil
 	})
 	if err != nil {
+		if held != nil {
+			// A reservation that cannot be written is dropped, as a crash
+			// would drop it: nothing was recorded or settled, so the
+			// payment is as unspent as it was before Reserve.
+			l.unclaim(k)
+		}
 		return Entry{}, fmt.Errorf("mark %s %s: %w", k, to, err)
 	}
 	l.unclaimIfTerminal(key, to)
@@ -363,44 +361,6 @@ func (l *Ledger) takeReservation(key []byte, to State) (*Entry, error) {
 	}
 	l.inflight[string(key)] = nil
 	return held, nil
-}
-
-// writeReservation writes a reservation held in memory as its first state
-// on disk.
-func (l *Ledger) writeReservation(held *Entry, to State, mutate func(*Entry), write func(func(*bolt.Tx) error) error) (Entry, error) {
-	e := *held
-	e.State, e.Updated = to, l.now().UTC()
-	if mutate != nil {
-		mutate(&e)
-	}
-	if err := e.validate(); err != nil {
-		return Entry{}, err
-	}
-	val, err := encodeEntry(&e)
-	if err != nil {
-		return Entry{}, err
-	}
-	key := e.Key.bytes()
-	err = write(func(tx *bolt.Tx) error {
-		b, err := open(tx)
-		if err != nil {
-			return err
-		}
-		if b.entries.Get(key) != nil {
-			return fmt.Errorf("a reserved key already has an entry: %w", ErrCorrupt)
-		}
-		if err := b.entries.Put(key, val); err != nil {
-			return err
-		}
-		if ix := b.index(to); ix != nil {
-			return ix.Put(key, nil)
-		}
-		return nil
-	})
-	if err != nil {
-		return Entry{}, err
-	}
-	return e, nil
 }
 
 // unclaimIfTerminal lets go of key once its entry reached a terminal state.
