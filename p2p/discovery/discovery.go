@@ -110,13 +110,13 @@ type Searcher struct {
 	forgets uint64
 }
 
-// cacheEntry is a node's verified cards, or (forgotten) the mark Forget
-// leaves so that fetches already under way do not cache stale cards.
+// cacheEntry is a node's verified cards, or the mark Forget leaves so that
+// fetches already under way do not cache stale cards: no cards, fetched
+// never (the zero time, older than any TTL).
 type cacheEntry struct {
-	cards     []*card.Verified
-	fetched   time.Time
-	gen       uint64
-	forgotten bool
+	cards   []*card.Verified
+	fetched time.Time
+	gen     uint64
 }
 
 // New returns a searcher reading r and trusting cards that v accepts

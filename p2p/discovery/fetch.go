@@ -53,7 +53,7 @@ func (s *Searcher) Cards(ctx context.Context, p peer.ID) ([]*card.Verified, erro
 	gen := s.forgets
 	e, ok := s.cache.Get(p)
 	s.cacheMu.Unlock()
-	if ok && !e.forgotten && now.Sub(e.fetched) < s.cacheTTL {
+	if ok && now.Sub(e.fetched) < s.cacheTTL {
 		return live(e.cards, now), nil
 	}
 	var signed []*card.Signed
@@ -113,7 +113,7 @@ func (s *Searcher) Forget(p peer.ID) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	s.forgets++
-	s.cache.Add(p, cacheEntry{gen: s.forgets, forgotten: true})
+	s.cache.Add(p, cacheEntry{gen: s.forgets})
 }
 
 // dhtCards reads node p's index from the DHT, then its cards in parallel.
