@@ -114,6 +114,12 @@ type authKey struct {
 	nonce [32]byte
 }
 
+// authKey names the authorization c carries: one per token, payer and
+// nonce, whatever else it says.
+func (c Checked) authKey() authKey {
+	return authKey{token: c.Domain.VerifyingContract, from: c.From, nonce: c.Nonce}
+}
+
 // settledTx is a transaction sent for an authorization; digest tells
 // whether a later payment with the same nonce is the same authorization.
 type settledTx struct {
@@ -220,7 +226,7 @@ func (s *Settler) Settle(ctx context.Context, p x402.PaymentPayload, req x402.Pa
 	if err != nil {
 		return fail(err)
 	}
-	key := authKey{token: c.Domain.VerifyingContract, from: c.From, nonce: c.Nonce}
+	key := c.authKey()
 
 	s.flightMu.Lock()
 	if f, ok := s.inflight[key]; ok {

@@ -27,7 +27,7 @@ func (s *Settler) Verify(ctx context.Context, p x402.PaymentPayload, req x402.Pa
 	if err != nil || !live {
 		return c, err
 	}
-	s.verified.Add(authKey{token: c.Domain.VerifyingContract, from: c.From, nonce: c.Nonce}, verifiedAt{digest: c.StructHash(), head: head})
+	s.verified.Add(c.authKey(), verifiedAt{digest: c.StructHash(), head: head})
 	return c, nil
 }
 
