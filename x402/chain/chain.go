@@ -217,11 +217,11 @@ func Start(ctx context.Context, cfg Config) (*Chain, error) {
 	}
 	// The first block moves the chain off genesis so that eth_call and
 	// fee estimation see a current timestamp and base fee.
-	if err := ctx.Err(); err != nil {
-		c.client.Close()
-		return nil, errors.Join(fmt.Errorf("start chain: %w", err), stack.Close())
+	err = ctx.Err()
+	if err == nil {
+		err = c.seal()
 	}
-	if err := c.seal(); err != nil {
+	if err != nil {
 		c.client.Close()
 		return nil, errors.Join(fmt.Errorf("start chain: first block: %w", err), stack.Close())
 	}

@@ -72,11 +72,12 @@ func (c *Chain) sealLoop(ctx context.Context, txs <-chan core.NewTxsEvent, subEr
 // and imports it as the new head, final at once (one sealer, no reorgs).
 //
 // It does what go-ethereum's simulated beacon does through the engine API
-// with a third of the work: the beacon's forkchoiceUpdated builds an empty
-// payload and then a full one (each a block execution, with its system
-// calls and state root), and newPayload executes the block again to import
-// it. Here the block is built once and executed once more by the import,
-// which also checks it (state root, receipts, gas) as for any block.
+// with one block execution fewer: the beacon's forkchoiceUpdated builds an
+// empty payload and then a full one (each a block execution, with its
+// system calls and state root), and newPayload executes the block again to
+// import it. Here the block is built once and executed once more by the
+// import, which also checks it (state root, receipts, gas) as for any
+// block.
 func (c *Chain) seal() error {
 	bc := c.eth.BlockChain()
 	parent := bc.CurrentBlock()
