@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime/trace"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,7 +60,15 @@ type collector struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// ledgerDown is when (Unix ns) the last execution record failed.
+	ledgerDown atomic.Int64
 }
+
+// ledgerPause is how long after a failed execution record new payments
+// are refused before they run: a node whose ledger cannot write (a full
+// disk) takes no work it could not account for, and the first payment
+// after the pause tries the ledger again.
+const ledgerPause = time.Second
 
 type collectorConfig struct {
 	chain   *chainLink
@@ -90,6 +99,14 @@ func newCollector(cfg collectorConfig) *collector {
 func (c *collector) close() {
 	c.cancel()
 	c.wg.Wait()
+}
+
+// faultAt calls the fault hook, if any, at stage.
+func (c *collector) faultAt(stage string) error {
+	if c.fault == nil {
+		return nil
+	}
+	return c.fault(stage)
 }
 
 // Charge implements bridge.Payments.
@@ -124,6 +141,10 @@ func (c *collector) Charge(ctx context.Context, call bridge.Call, job *enclave.J
 		c.metrics.outcome("refused")
 		return nil, c.refuse(pr, x402.ReasonInvalidPayload, err.Error(), nil, 0)
 	}
+	if down := c.ledgerDown.Load(); down != 0 && time.Since(time.Unix(0, down)) < ledgerPause {
+		c.metrics.outcome("error")
+		return nil, ledgerBusy("record execution", "nothing ran and nothing is charged")
+	}
 	// The facilitator checks the payment against the node's own terms,
 	// not the client's echo of them.
 	vctx, cancel := context.WithTimeout(ctx, cmp.Or(c.verifyTimeout, verifyTimeout))
@@ -157,10 +178,8 @@ func (c *collector) Charge(ctx context.Context, call bridge.Call, job *enclave.J
 		return nil, c.ledgerUnavailable("reserve payment", err, "nothing ran and nothing is charged")
 	}
 	ch.required = pr
-	if c.fault != nil {
-		if err := c.fault("reserved"); err != nil {
-			return nil, err
-		}
+	if err := c.faultAt("reserved"); err != nil {
+		return nil, err
 	}
 	return ch, nil
 }
@@ -237,6 +256,11 @@ func (c *collector) reserve(ctx context.Context, job *enclave.Job, p x402.Paymen
 // fine. The cause goes to the log, not to the client.
 func (c *collector) ledgerUnavailable(what string, err error, outcome string) error {
 	c.log.Error("payment ledger write failed", "op", what, "err", err)
+	return ledgerBusy(what, outcome)
+}
+
+// ledgerBusy is ledgerUnavailable's answer.
+func ledgerBusy(what, outcome string) error {
 	return &bridge.Error{Status: http.StatusServiceUnavailable, Code: api.CodeBusy,
 		Message: "the node cannot write its payment ledger right now (" + what + "): " + outcome + "; retry shortly",
 		Header:  http.Header{"Retry-After": {"5"}}}
@@ -280,152 +304,6 @@ func (c *collector) refuse(pr x402.PaymentRequired, reason, detail string, settl
 	return &bridge.Error{Status: http.StatusPaymentRequired, Code: api.CodePaymentRequired, Message: msg, Header: h, Body: append(body, '\n')}
 }
 
-// charge is a verified payment reserved for one job.
-type charge struct {
-	c        *collector
-	key      ledger.Key
-	ref      enclave.PaymentRef
-	payload  x402.PaymentPayload
-	req      x402.PaymentRequirements
-	required x402.PaymentRequired
-	version  int
-}
-
-// Ref implements bridge.Charge.
-func (ch *charge) Ref() enclave.PaymentRef { return ch.ref }
-
-// Settle implements bridge.Charge: the job ran, so the ledger says so,
-// then the payment settles on chain before the result is released.
-func (ch *charge) Settle(ctx context.Context) (*api.Payment, http.Header, error) {
-	return ch.settle(ctx)
-}
-
-// Abort implements bridge.Charge. A job refused before it ran releases the
-// payment (never settled; its nonce stays used). A job that ran and then
-// failed (trap, timeout, output cap) did the work the payment bought: it
-// settles, and the error answer carries PAYMENT-RESPONSE.
-func (ch *charge) Abort(ctx context.Context, ran bool) (http.Header, error) {
-	if !ran {
-		ch.c.metrics.outcome("released")
-		if err := ch.c.ledger.Release(context.WithoutCancel(ctx), ch.key, "the execution was refused before it ran"); err != nil {
-			return nil, fmt.Errorf("release payment: %w", err)
-		}
-		return nil, nil
-	}
-	_, h, err := ch.settle(ctx)
-	return h, err
-}
-
-// settle moves the entry to executed, settles through the facilitator and
-// records the outcome. The request's cancellation does not stop it: the
-// work is done and the payment is owed, whether or not the client waits.
-func (ch *charge) settle(ctx context.Context) (*api.Payment, http.Header, error) {
-	c := ch.c
-	ctx = context.WithoutCancel(ctx)
-	region := trace.StartRegion(ctx, "x402.record_executed")
-	err := c.ledger.MarkExecuted(ctx, ch.key)
-	region.End()
-	if err != nil {
-		c.metrics.outcome("error")
-		return nil, nil, c.ledgerUnavailable("record execution", err,
-			"the result is withheld and this payment is never charged; pay again with a new authorization")
-	}
-	if c.fault != nil {
-		if err := c.fault("executed"); err != nil {
-			return nil, nil, err
-		}
-	}
-	sctx, cancel := context.WithTimeout(ctx, settleTimeout)
-	start := time.Now()
-	region = trace.StartRegion(ctx, "x402.settle")
-	resp, err := c.chain.fac.Settle(sctx, ch.payload, ch.req)
-	region.End()
-	cancel()
-	took := time.Since(start)
-	c.metrics.latency.Observe(took.Seconds())
-	if c.observe != nil {
-		c.observe(took)
-	}
-	switch {
-	case err == nil && resp.Success:
-		if c.fault != nil {
-			if err := c.fault("settled"); err != nil {
-				return nil, nil, err
-			}
-		}
-		// The chain has confirmed the payment, so the result may go. The
-		// ledger learns it off the response path: until that write is on
-		// disk the entry stays executed, and a recovery after a crash finds
-		// the transaction on chain (AlreadySettled) instead of sending again.
-		c.wg.Go(func() {
-			if err := c.ledger.MarkSettled(context.Background(), ch.key, resp.Transaction); err != nil {
-				c.log.Error("record settlement", "key", ch.key.String(), "tx", resp.Transaction, "err", err)
-			}
-		})
-		c.metrics.outcome("settled")
-		h := http.Header{}
-		if err := x402.SetPaymentResponse(h, ch.version, resp); err != nil {
-			return nil, nil, err
-		}
-		return &api.Payment{Network: ch.ref.Network, Payer: ch.ref.Payer, Nonce: ch.ref.Nonce, Amount: ch.req.Amount,
-			Transaction: resp.Transaction}, h, nil
-	case err != nil || !terminal(resp.ErrorReason):
-		// Unknown outcome: the transaction may be on its way. It is
-		// settled (once) in the background, or at the next start.
-		if err != nil {
-			c.log.Warn("settle payment", "key", ch.key.String(), "err", err)
-			resp = x402.SettleResponse{Success: false, ErrorReason: x402.ReasonUnexpectedSettleError, Network: ch.req.Network, Payer: ch.ref.Payer}
-		}
-		c.metrics.outcome("pending")
-		c.settleLater(ch)
-		return nil, nil, c.refuse(ch.required, resp.ErrorReason, resp.ErrorMessage, &resp, ch.version)
-	}
-	if err := c.ledger.MarkFailed(ctx, ch.key, resp.ErrorReason+": "+resp.ErrorMessage); err != nil {
-		c.log.Error("record failed settlement", "key", ch.key.String(), "err", err)
-	}
-	c.metrics.outcome("failed")
-	return nil, nil, c.refuse(ch.required, resp.ErrorReason, resp.ErrorMessage, &resp, ch.version)
-}
-
-// settleLater retries a settlement whose outcome is unknown until it is
-// settled or refused for good, with backoff, until the node closes. The
-// facilitator's Settle is idempotent: a transaction already sent is
-// waited for, never sent twice.
-func (c *collector) settleLater(ch *charge) {
-	if c.ctx.Err() != nil {
-		return
-	}
-	c.wg.Go(func() {
-		backoff := time.Second
-		for {
-			select {
-			case <-c.ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			sctx, cancel := context.WithTimeout(c.ctx, settleTimeout)
-			resp, err := c.chain.fac.Settle(sctx, ch.payload, ch.req)
-			cancel()
-			switch {
-			case err == nil && resp.Success:
-				if err := c.ledger.MarkSettled(c.ctx, ch.key, resp.Transaction); err != nil {
-					c.log.Error("record settlement", "key", ch.key.String(), "err", err)
-				}
-				c.log.Info("settled a payment whose settlement was pending", "key", ch.key.String(), "tx", resp.Transaction)
-				c.metrics.outcome("settled_late")
-				return
-			case err == nil && terminal(resp.ErrorReason):
-				if err := c.ledger.MarkFailed(c.ctx, ch.key, resp.ErrorReason); err != nil {
-					c.log.Error("record failed settlement", "key", ch.key.String(), "err", err)
-				}
-				c.metrics.outcome("failed")
-				return
-			}
-			backoff = min(2*backoff, time.Minute)
-		}
-	})
-}
-
 // freeCharge is the charge of a job priced at zero.
 type freeCharge struct{}
 
@@ -444,7 +322,7 @@ func newPayMetrics(reg *prometheus.Registry) (*payMetrics, error) {
 		payments: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentnode_payments_total",
 			Help: "Paid requests by payment outcome: required (402 without payment), refused (invalid payment), reused (nonce already used), " +
-				"settled, failed (settlement refused), pending (outcome unknown, settling in the background), settled_late, released (job refused before it ran), error.",
+				"settled, settled_unrecorded (settled while the ledger could not write), failed (settlement refused), pending (outcome unknown, settling in the background), settled_late, released (job refused before it ran), error.",
 		}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "agentnode_payment_settlement_seconds", Help: "Time to settle a payment on chain (send and receipt), per paid request.",

@@ -45,7 +45,7 @@ func TestChainRPCFaults(t *testing.T) {
 	cfg.RPC, cfg.RPCURL = nil, "http://"+px.Addr()
 	var onExecuted atomic.Pointer[func()]
 	node.SetPaymentFault(&cfg, func(stage string) error {
-		if f := onExecuted.Load(); stage == "executed" && f != nil {
+		if f := onExecuted.Load(); stage == "ran" && f != nil {
 			(*f)()
 		}
 		return nil

@@ -46,7 +46,7 @@ func TestClockSkewOnPaymentWindows(t *testing.T) {
 	node.SetPaymentClock(&cfg, func() time.Time { return time.Now().Add(time.Duration(skew.Load())) })
 	var atExecuted atomic.Pointer[func()]
 	node.SetPaymentFault(&cfg, func(stage string) error {
-		if f := atExecuted.Load(); stage == "executed" && f != nil {
+		if f := atExecuted.Load(); stage == "ran" && f != nil {
 			(*f)()
 		}
 		return nil

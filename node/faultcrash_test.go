@@ -76,15 +76,17 @@ func TestKilledNodeProcess(t *testing.T) {
 
 // TestKilledAtEveryStep kills a real node process (SIGKILL, no cleanup of
 // any kind) at each step of a paid request — after the payment is
-// reserved and before the job runs, after the job ran and the ledger says
-// so, after the chain settled and before the ledger knew — then restarts
-// a node on the same data dir, twice, and presents the same payment again
-// after the first restart. Each time the killed node's caller gets no
-// result. A reservation cut off before its execution was recorded charged
-// nothing and left nothing on disk: the same payment presented again buys
-// one execution and is charged once. Work that ran is settled exactly
-// once, whether or not the chain already had it, and its payment is
-// refused when presented again.
+// reserved and before the job runs, after the job ran and before its
+// record and settlement start, once the ledger has the execution on disk
+// (the settlement going out at the same time), after the chain settled
+// and before the ledger knew — then restarts a node on the same data dir,
+// twice, and presents the same payment again after the first restart.
+// Each time the killed node's caller gets no result. A payment cut off
+// before anything was recorded or sent charged nothing and left nothing
+// on disk: presented again, it buys one execution and is charged once.
+// Work whose execution was recorded is settled exactly once, whether or
+// not the chain already had it, and its payment is refused when presented
+// again.
 //
 // What was lost: nothing. No payment was charged for work not done, none
 // was charged twice, none that was owed went unsettled.
@@ -100,7 +102,8 @@ func TestKilledAtEveryStep(t *testing.T) {
 		again bool
 	}{
 		{"reserved", true},
-		{"executed", false},
+		{"ran", true},
+		{"recorded", false},
 		{"settled", false},
 	} {
 		t.Run(tc.stage, func(t *testing.T) {

@@ -81,11 +81,13 @@ func lastLines(s string, n int) string {
 // filled to the last byte while the node serves paid requests.
 //
 // Every request either returns a verified result whose payment settled on
-// chain, or is refused with no result, and a request refused because the
-// ledger could not write is charged nothing (its payment is reserved in
-// memory, so the refusal comes when the execution is recorded). When space
-// returns the node takes payments again without a restart, and a restart's
-// recovery leaves every ledger entry settled or released.
+// chain, or is refused with no result. The execution record and the
+// settlement go out together, so a request whose record fails still gets
+// its result when the chain took its payment (the ledger misses that
+// payment; the log says so); for a second after such a failure new
+// payments are refused before they run, charged nothing. When space
+// returns the node takes payments again without a restart, and a
+// restart's recovery leaves every ledger entry settled or released.
 //
 // What was lost: nothing. The funds that moved are exactly the price of
 // the results that were returned.
@@ -189,14 +191,25 @@ func TestLedgerDiskFullOnTmpfs(t *testing.T) {
 	if ledgerRefusals == 0 {
 		t.Fatal("40 paid requests on a full disk, and the ledger never refused a write")
 	}
+	// A refusal comes only after a failed execution record, whose request
+	// still got its result: the chain took its payment.
+	if n := metric(get(t, url+"/metrics"), `agentnode_payments_total{outcome="settled_unrecorded"}`); n < 1 {
+		t.Fatalf("ledger refusals without a payment settled unrecorded before them (%v)", n)
+	}
 	t.Logf("disk full: %d ledger refusals, %d results", ledgerRefusals, results)
 
 	// Space returns: payments work again without a restart.
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	if code := pay("after"); code != http.StatusOK {
-		t.Fatalf("after space returned: %d", code)
+	// The first request a second after the last failed record is let
+	// through; the ones before it are refused, charged nothing.
+	deadline := time.Now().Add(10 * time.Second)
+	for code := pay("after"); code != http.StatusOK; code = pay("after") {
+		if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("after space returned: %d", code)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
@@ -214,7 +227,7 @@ func TestLedgerDiskFullOnTmpfs(t *testing.T) {
 		case err != nil:
 			t.Fatal(err)
 		case e == nil:
-			// never recorded: the execution record failed, nothing settled
+			// never recorded: the execution record failed (charged only when its result came back)
 		case e.State != ledger.StateSettled && e.State != ledger.StateReleased:
 			t.Errorf("entry %s ended %s", k, e.State)
 		}

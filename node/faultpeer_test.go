@@ -76,11 +76,12 @@ func TestVanishingSellerProcess(t *testing.T) {
 
 // TestPeerVanishesMidCall: a node pays for a remote call of an agent on
 // another node, which dies (SIGKILL) with the call in flight — after it
-// reserved the payment, or after it ran the agent. The caller gets a clear
-// peer_unreachable error at once, not a hang, and keeps serving; the
+// reserved the payment, or after it ran the agent and recorded that. The
+// caller gets a clear peer_unreachable error at once, not a hang, and
+// keeps serving; the
 // seller, restarted on its data dir, ends with a consistent ledger: a
 // reservation (held in memory until the work is recorded) left nothing on
-// disk and is charged nothing; work that ran is settled exactly once (the
+// disk and is charged nothing; recorded work is settled exactly once (the
 // caller's signed payment covers it, though the result died with the
 // process).
 //
@@ -99,7 +100,7 @@ func TestPeerVanishesMidCall(t *testing.T) {
 		state   ledger.State
 	}{
 		{"reserved", 0, 0}, // no entry
-		{"executed", vanishPrice, ledger.StateSettled},
+		{"recorded", vanishPrice, ledger.StateSettled},
 	} {
 		t.Run(tc.stage, func(t *testing.T) {
 			dir := t.TempDir()

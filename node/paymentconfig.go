@@ -94,10 +94,12 @@ type PaymentConfig struct {
 
 	// paymentFault, when set, is called at the named stages of a paid
 	// request ("reserved": the ledger holds the payment, the work has not
-	// run; "executed": the work ran and the ledger says so, nothing is
-	// settled yet; "settled": the chain has the payment, the ledger does
-	// not know yet); an error stops the request there as a crash would.
-	// Tests use it to kill a node between execution and settlement.
+	// run; "ran": the work ran, neither its record nor the settlement has
+	// started; then, at once, "recorded": the ledger has the execution on
+	// disk, and "sending": the settlement is about to go out; "settled":
+	// the chain has the payment, the ledger does not know yet); an error
+	// stops the request there as a crash would. Tests use it to kill a
+	// node between execution and settlement.
 	paymentFault func(stage string) error
 	// settleObserver, when set, is told the duration of every settlement
 	// of a paid request (what the settlement histogram counts): the

@@ -45,12 +45,12 @@ func ledgerEntry(t *testing.T, dataDir string, k ledger.Key) ledger.Entry {
 }
 
 // TestCrashBetweenExecutionAndSettlement kills a node (a fault hook stops
-// the paid request as a crash would) after the execution was recorded and
-// before the settlement (or after the chain settled, before the ledger
-// knew), then restarts it on the same data dir: the payment settles
-// exactly once, and a second restart changes nothing.
+// the paid request as a crash would) just before the settlement is sent,
+// with the execution recorded (or after the chain settled, before the
+// ledger knew), then restarts it on the same data dir: the payment
+// settles exactly once, and a second restart changes nothing.
 func TestCrashBetweenExecutionAndSettlement(t *testing.T) {
-	for _, stage := range []string{"executed", "settled"} {
+	for _, stage := range []string{"sending", "settled"} {
 		t.Run(stage, func(t *testing.T) {
 			env := x402test.NewEnv(t, chain.Config{})
 			dir := t.TempDir()
@@ -94,7 +94,7 @@ func TestCrashBetweenExecutionAndSettlement(t *testing.T) {
 				t.Fatalf("after the crash the entry is %s, want executed", e.State)
 			}
 			onChain := new(big.Int).Sub(env.Balance(t, env.PayTo), before).Int64()
-			if want := map[string]int64{"executed": 0, "settled": testPrice}[stage]; onChain != want {
+			if want := map[string]int64{"sending": 0, "settled": testPrice}[stage]; onChain != want {
 				t.Fatalf("after the crash pay_to gained %d, want %d", onChain, want)
 			}
 

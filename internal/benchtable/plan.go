@@ -119,12 +119,12 @@ const (
 		"machine's load; CPU profiles leave about 100 µs per request of other overhead (two JSON layers with hex, GC, HTTP), spread thin"
 	noteCallFloor = "The same sealing and signing (about 240 µs of CPU before hashing and encoding) lies on each call's critical " +
 		"path, against a libp2p round trip of about 85-100 µs (p50, cpu-µs/op): a floor of about 3.5-4x without changing the protocol"
-	notePaidPath = "At 4 clients a paid request waits (PaidStages rows): one ledger commit on its path " +
-		"(executed, on disk before the settlement is sent; the reservation is held in memory), 0.4-0.8 ms on an idle " +
-		"disk and 4-9 ms when other processes load the shared ext4 journal, the block wait (BlockPeriod 1 ms plus about 1 ms " +
-		"of sealing, and the receipt), and about 0.5 ms of verification; and it costs 2.5-3 ms of CPU (cpu-µs/op: chain, node and clients in one " +
-		"process, about 40% of it go-ethereum's RPC, block production and signature recovery), so the two cores are busy too; the ratio moves " +
-		"with the disk's fsync latency and the machine's load at the time of the run"
+	notePaidPath = "At 4 clients a paid request waits (PaidStages rows): about 0.5 ms of verification, the run, and the block " +
+		"wait (BlockPeriod 1 ms plus about 1 ms of sealing, and the receipt); its one ledger commit (executed, on disk; the reservation " +
+		"is held in memory) is written while the settlement goes out, 0.4-0.8 ms on an idle disk and 4-9 ms when other processes load " +
+		"the shared ext4 journal, and delays the answer only when it outlasts the block; and it costs 2.5-3 ms of CPU (cpu-µs/op: chain, " +
+		"node and clients in one process, about 40% of it go-ethereum's RPC, block production and signature recovery), so the two cores " +
+		"are busy too; the ratio moves with the machine's load and the disk's fsync latency at the time of the run"
 )
 
 // stageRows break a paid request at 4 clients down by stage
@@ -137,7 +137,7 @@ func stageRows() []Row {
 		{"verify (signature + eth_call batch)", "verify-ms"},
 		{"reserve (ledger, in memory)", "reserve-ms"},
 		{"run (execute, commit, sign, seal)", "run-ms"},
-		{"record executed (ledger, on disk)", "executed-ms"},
+		{"record executed (on disk, beside the settlement)", "executed-ms"},
 		{"settle (check + send + receipt)", "settle-ms"},
 		{"settle: wait for block and receipt", "settle-receipt-ms"},
 		{"chain: seal one block", "chain-seal-ms"},

@@ -261,7 +261,7 @@ func (l *Ledger) MarkFailed(ctx context.Context, k Key, reason string) error {
 // transition moves the entry of k to state to in one transaction, after
 // checking the move is allowed. mutate may set the fields that go with the
 // new state. On any error nothing changes on disk; a reservation held in
-// memory whose first write fails is dropped (see Reserve).
+// memory whose first write fails stays held (see Forget).
 func (l *Ledger) transition(ctx context.Context, k Key, to State, mutate func(*Entry)) (Entry, error) {
 	return l.transitionWith(ctx, k, to, mutate, l.update)
 }
@@ -334,10 +334,12 @@ func (l *Ledger) transitionWith(ctx context.Context, k Key, to State, mutate fun
 	})
 	if err != nil {
 		if held != nil {
-			// A reservation that cannot be written is dropped, as a crash
-			// would drop it: nothing was recorded or settled, so the
-			// payment is as unspent as it was before Reserve.
-			l.unclaim(k)
+			// A reservation that cannot be written stays reserved in
+			// memory, as it was before the call: its payment may be
+			// settling already, so the key must stay taken until the
+			// caller retries the write or, knowing nothing was charged,
+			// forgets it.
+			l.putBack(key, held)
 		}
 		return Entry{}, fmt.Errorf("mark %s %s: %w", k, to, err)
 	}
@@ -361,6 +363,36 @@ func (l *Ledger) takeReservation(key []byte, to State) (*Entry, error) {
 	}
 	l.inflight[string(key)] = nil
 	return held, nil
+}
+
+// putBack returns a reservation taken by takeReservation whose write failed.
+func (l *Ledger) putBack(key []byte, held *Entry) {
+	l.mu.Lock()
+	l.inflight[string(key)] = held
+	l.mu.Unlock()
+}
+
+// Forget drops the reservation of k held in memory, as a crash would:
+// for a payment whose first write failed and that was not charged, so
+// that its authorization, still unspent, may be presented again. A key
+// with an entry on disk is not forgotten (ErrInvalidTransition).
+func (l *Ledger) Forget(k Key) error {
+	k, err := k.canonical()
+	if err != nil {
+		return fmt.Errorf("forget %s: %w", k, err)
+	}
+	key := string(k.bytes())
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	held, ok := l.inflight[key]
+	switch {
+	case !ok:
+		return fmt.Errorf("forget %s: %w", k, ErrNotFound)
+	case held == nil:
+		return fmt.Errorf("forget %s: its entry is on disk: %w", k, ErrInvalidTransition)
+	}
+	delete(l.inflight, key)
+	return nil
 }
 
 // unclaimIfTerminal lets go of key once its entry reached a terminal state.

@@ -391,25 +391,40 @@ func TestOpenNil(t *testing.T) {
 	}
 }
 
-// TestUnwritableReservationIsDropped: when the first write of a
-// reservation fails, the reservation goes, as a crash would take it, and
-// the key is free again rather than held by a request that gave up.
-func TestUnwritableReservationIsDropped(t *testing.T) {
+// TestUnwritableReservationStaysHeld: when the first write of a
+// reservation fails, the key stays taken (its payment may be settling),
+// the write can be tried again, and Forget lets the key go as a crash
+// would, for a payment known not to be charged.
+func TestUnwritableReservationStaysHeld(t *testing.T) {
 	ctx := context.Background()
 	d := newTestDB(t)
 	l := mustOpen(t, d.db)
-	e := testEntry(21)
-	if err := l.Reserve(ctx, e); err != nil {
+	e, other := testEntry(21), testEntry(22)
+	for _, x := range []Entry{e, other} {
+		if err := l.Reserve(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.MarkExecuted(ctx, e.Key); err != nil {
 		t.Fatal(err)
+	}
+	if err := l.Forget(e.Key); !errors.Is(err, ErrInvalidTransition) {
+		t.Fatalf("Forget of an entry on disk: %v, want ErrInvalidTransition", err)
 	}
 	if err := d.db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	d.db = nil
-	if err := l.MarkExecuted(ctx, e.Key); err == nil {
+	if err := l.MarkExecuted(ctx, other.Key); err == nil {
 		t.Fatal("MarkExecuted on a closed database succeeded")
 	}
-	if err := l.Reserve(ctx, e); err == nil || errors.Is(err, ErrNonceUsed) {
-		t.Fatalf("Reserve after the failed write: %v, want the closed database's error (the claim is gone)", err)
+	if err := l.Reserve(ctx, other); !errors.Is(err, ErrNonceUsed) {
+		t.Fatalf("Reserve after the failed write: %v, want ErrNonceUsed (the key stays taken)", err)
+	}
+	if err := l.Forget(other.Key); err != nil {
+		t.Fatalf("Forget: %v", err)
+	}
+	if err := l.Forget(other.Key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Forget twice: %v, want ErrNotFound", err)
 	}
 }
