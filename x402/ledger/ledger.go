@@ -6,8 +6,8 @@
 // later, and across restarts, a second Reserve fails with [ErrNonceUsed].
 // The one exception is a reservation that a crash cut off before its
 // execution was recorded; reservations live in memory until then (see
-// [Ledger.Reserve]), so such a payment, which settled nothing and returned
-// nothing, can be presented again.
+// [Ledger.Reserve]), so such a payment, which returned nothing, can be
+// presented again (and is refused by the chain if its settlement went out).
 //
 // The ledger lives in a bucket of the node's own bbolt database, which the
 // caller opens and closes. On start, [Ledger.Recover] settles the entries
@@ -163,13 +163,13 @@ func (b buckets) index(s State) *bolt.Bucket {
 // work starts.
 //
 // The reservation is held in memory; the entry reaches disk with the
-// first transition, MarkExecuted (before any result can be released or
-// any settlement sent) or Release. A reservation lost in a crash is
-// therefore simply gone: its work returned nothing and nothing was
-// settled, so the payer's authorization is still unspent and may be
-// presented again, and it is then charged once. Writing the reservation
-// too would cost an fsync on every paid request's critical path and buy
-// only a refusal of that retry.
+// first transition, MarkExecuted (before any result can be released) or
+// Release. A reservation lost in a crash is therefore simply gone: its
+// work returned nothing, and the payer's authorization is spent at most
+// by a settlement already sent (once; the chain refuses a second use), so
+// when unspent it may be presented again and is then charged once.
+// Writing the reservation too would cost an fsync on every paid request's
+// critical path and buy only a refusal of that retry.
 func (l *Ledger) Reserve(ctx context.Context, e Entry) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("reserve payment: %w", err)
