@@ -69,12 +69,22 @@ func (w *watcher) close() {
 	<-w.done
 }
 
-// wait registers interest in hash's receipt.
-func (w *watcher) wait(hash common.Hash) chan *types.Receipt {
+// wait registers interest in hash's receipt. sentAt is the head
+// currentHead gave before the transaction was sent (0: unknown). While
+// head notifications flow, a receipt is looked for at each new head, so
+// one is looked for at once only when a block came between the send and
+// this registration: the rest of the time that lookup, one RPC batch per
+// settlement, could only find nothing.
+func (w *watcher) wait(hash common.Hash, sentAt uint64) chan *types.Receipt {
 	ch := make(chan *types.Receipt, 1)
 	w.mu.Lock()
 	w.waiters[hash] = append(w.waiters[hash], ch)
 	w.mu.Unlock()
+	// If collect took its list of waiters before this registration, the
+	// head it collected for was stored before that, so it is seen here.
+	if head, live := w.currentHead(); live && sentAt != 0 && head == sentAt {
+		return ch
+	}
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -196,10 +206,11 @@ func (w *watcher) collect(ctx context.Context) {
 	}
 }
 
-// await waits for hash's receipt and maps it to the settlement outcome.
-func (s *Settler) await(ctx context.Context, key authKey, hash common.Hash, c Checked, req x402.PaymentRequirements) (x402.SettleResponse, error) {
+// await waits for hash's receipt and maps it to the settlement outcome;
+// sentAt is the head before hash was sent, 0 when unknown (see wait).
+func (s *Settler) await(ctx context.Context, key authKey, hash common.Hash, sentAt uint64, c Checked, req x402.PaymentRequirements) (x402.SettleResponse, error) {
 	defer trace.StartRegion(ctx, "evm.receipt").End()
-	ch := s.watcher.wait(hash)
+	ch := s.watcher.wait(hash, sentAt)
 	defer s.watcher.cancel(hash, ch)
 	timer := time.NewTimer(s.cfg.ReceiptTimeout)
 	defer timer.Stop()

@@ -258,7 +258,7 @@ func (s *Settler) settle(ctx context.Context, key authKey, c Checked, req x402.P
 	// A transaction this settler already broadcast for the authorization.
 	digest := c.StructHash()
 	if prev, ok := s.settled.Get(key); ok && prev.digest == digest {
-		return s.await(ctx, key, prev.tx, c, req)
+		return s.await(ctx, key, prev.tx, 0, c, req)
 	}
 	// A payment this settler verified at the current head needs no
 	// second read: the chain would answer the same (verified.go).
@@ -294,6 +294,7 @@ func (s *Settler) settle(ctx context.Context, key authKey, c Checked, req x402.P
 	if err != nil {
 		return x402.SettleResponse{}, &Error{Reason: x402.ReasonExactEVMExecuteTransfer, Message: "read gas price", Payer: payer, Err: err}
 	}
+	sentAt, _ := s.watcher.currentHead()
 	region := trace.StartRegion(ctx, "evm.send")
 	tx, err := s.send(ctx, &types.DynamicFeeTx{ChainID: s.chainID, GasTipCap: tip, GasFeeCap: feeCap, Gas: gas, To: &token, Data: data})
 	region.End()
@@ -302,7 +303,7 @@ func (s *Settler) settle(ctx context.Context, key authKey, c Checked, req x402.P
 	}
 	s.settled.Add(key, settledTx{tx: tx.Hash(), digest: digest})
 	s.cfg.Logger.Debug("settlement sent", "tx", tx.Hash(), "payer", payer, "nonce", tx.Nonce())
-	return s.await(ctx, key, tx.Hash(), c, req)
+	return s.await(ctx, key, tx.Hash(), sentAt, c, req)
 }
 
 // GasMargin is added to the cached gas estimate of a token's
