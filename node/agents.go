@@ -5,12 +5,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
 
 	kb "github.com/libp2p/go-libp2p-kbucket"
 
 	"github.com/agentnet/agentnode/node/agentstore"
 	"github.com/agentnet/agentnode/node/api"
+	"github.com/agentnet/agentnode/node/bridge"
 	"github.com/agentnet/agentnode/p2p/card"
 )
 
@@ -185,6 +185,10 @@ func (a agentsAPI) Withdraw(ctx context.Context, name string) (api.Agent, bool, 
 	return a.n.WithdrawAgent(ctx, name)
 }
 
-func (a agentsAPI) RunTimeout(name string) time.Duration { return a.n.agents.Timeout(name) }
-
-func (a agentsAPI) RunFuel(name string) uint64 { return a.n.agents.Fuel(name) }
+func (a agentsAPI) Deployment(name string) (bridge.Deployment, bool) {
+	ag, ok := a.n.agents.Get(name)
+	if !ok || !ag.Deployed {
+		return bridge.Deployment{}, false
+	}
+	return bridge.Deployment{ModuleSHA256: ag.ModuleSHA256, Timeout: ag.Limits.Timeout.Duration, Fuel: ag.MaxFuel, Price: ag.CallPrice()}, true
+}

@@ -76,9 +76,8 @@ type collectorConfig struct {
 	payee   *policy.Payee // nil: the configured prices
 	metrics *payMetrics
 	log     *slog.Logger
-	// price is the node's price; agentPrice a deployed agent's.
-	price      uint64
-	agentPrice func(name string) (uint64, bool)
+	// price is the node's price (a deployed agent's comes with its call).
+	price uint64
 	// timeout is the authorization window asked for.
 	timeout time.Duration
 	// fault and observe are the test hooks of PaymentConfig.
@@ -110,8 +109,8 @@ func (c *collector) faultAt(stage string) error {
 }
 
 // Charge implements bridge.Payments.
-func (c *collector) Charge(ctx context.Context, call bridge.Call, job *enclave.Job) (bridge.Charge, error) {
-	amount, desc, err := c.quote(ctx, call, job)
+func (c *collector) Charge(ctx context.Context, call bridge.Call, job *enclave.Job, agent *bridge.Deployment) (bridge.Charge, error) {
+	amount, desc, err := c.quote(ctx, call, job, agent)
 	if err != nil {
 		c.metrics.outcome("error")
 		return nil, err
@@ -184,16 +183,16 @@ func (c *collector) Charge(ctx context.Context, call bridge.Call, job *enclave.J
 	return ch, nil
 }
 
-// quote prices a job: the agent's manifest price, or the node's, then the
-// payee policy if there is one. A policy failure refuses the request
-// rather than serving it at a price the owner did not set.
-func (c *collector) quote(ctx context.Context, call bridge.Call, job *enclave.Job) (*big.Int, string, error) {
+// quote prices a job: the agent's price, or the node's, then the payee
+// policy if there is one. A policy failure refuses the request rather than
+// serving it at a price the owner did not set.
+func (c *collector) quote(ctx context.Context, call bridge.Call, job *enclave.Job, agent *bridge.Deployment) (*big.Int, string, error) {
 	price, desc := c.price, "an encrypted WebAssembly execution"
 	name := job.Agent()
 	switch {
 	case name != "":
-		if p, ok := c.agentPrice(name); ok {
-			price = p
+		if agent != nil {
+			price = agent.Price
 		}
 		desc = "a call of agent " + name
 	case job.Kind() == enclave.KindScript:

@@ -108,7 +108,7 @@ func (n *Node) startPayments(ctx context.Context) error {
 		}
 		p.collector = newCollector(collectorConfig{
 			chain: p.chain, ledger: p.ledger, payee: payee, metrics: m, log: log,
-			price: n.cfg.Price, timeout: cfg.PaymentTimeout.Duration, agentPrice: n.agentPrice, fault: cfg.paymentFault, observe: cfg.settleObserver,
+			price: n.cfg.Price, timeout: cfg.PaymentTimeout.Duration, fault: cfg.paymentFault, observe: cfg.settleObserver,
 			verifyTimeout: cfg.verifyTimeout,
 		})
 		if err := p.recover(ctx, log); err != nil {
@@ -260,20 +260,6 @@ func (n *Node) closePayments() error {
 		return nil
 	}
 	return n.pay.close()
-}
-
-// agentPrice returns the price of a call of a deployed agent: its manifest
-// price plus its fuel cap at its fuel price (Manifest.CallPrice), known
-// before the run, so the 402 asks for the whole amount up front.
-func (n *Node) agentPrice(name string) (uint64, bool) {
-	if n.agents == nil {
-		return 0, false
-	}
-	a, ok := n.agents.Get(name)
-	if !ok {
-		return 0, false
-	}
-	return a.CallPrice(), true
 }
 
 func facilitatorKind(cfg *PaymentConfig) string {

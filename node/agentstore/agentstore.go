@@ -198,28 +198,6 @@ func (s *Store) Get(name string) (Agent, bool) {
 	return *a, true
 }
 
-// Timeout returns a deployed agent's own execution limit; zero means the
-// node's.
-func (s *Store) Timeout(name string) time.Duration {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if a, ok := s.agents[name]; ok && a.Deployed {
-		return a.Limits.Timeout.Duration
-	}
-	return 0
-}
-
-// Fuel returns a deployed agent's fuel budget per run (max_fuel); zero
-// means the executor's default.
-func (s *Store) Fuel(name string) uint64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if a, ok := s.agents[name]; ok && a.Deployed {
-		return a.MaxFuel
-	}
-	return 0
-}
-
 // ResolveAgent returns the compiled module of a deployed agent; it
 // implements enclave.AgentResolver. Compiling hits the executor's cache
 // unless the module was evicted, in which case it is compiled again.

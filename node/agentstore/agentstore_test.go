@@ -98,11 +98,13 @@ func TestOpenLoadsAppPath(t *testing.T) {
 	if out := run(t, e, s, "echo", "a", "b"); out != "a b\n" {
 		t.Fatalf("echo printed %q", out)
 	}
-	if s.Timeout("hello") != time.Second || s.Timeout("echo") != 0 {
-		t.Fatalf("timeouts %v %v", s.Timeout("hello"), s.Timeout("echo"))
+	hello, _ := s.Get("hello")
+	echo, _ := s.Get("echo")
+	if hello.Limits.Timeout.Duration != time.Second || echo.Limits.Timeout.Duration != 0 {
+		t.Fatalf("timeouts %v %v", hello.Limits.Timeout, echo.Limits.Timeout)
 	}
-	if s.Fuel("hello") != 5000 || s.Fuel("echo") != 0 || s.Fuel("nobody") != 0 {
-		t.Fatalf("fuel budgets %d %d %d", s.Fuel("hello"), s.Fuel("echo"), s.Fuel("nobody"))
+	if hello.MaxFuel != 5000 || echo.MaxFuel != 0 {
+		t.Fatalf("fuel budgets %d %d", hello.MaxFuel, echo.MaxFuel)
 	}
 	if _, err := s.ResolveAgent(context.Background(), "nobody"); !errors.Is(err, enclave.ErrUnknownAgent) {
 		t.Fatalf("resolve unknown: %v", err)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/agentnet/agentnode/enclave"
 	"github.com/agentnet/agentnode/node/agentstore"
 	"github.com/agentnet/agentnode/node/api"
 )
@@ -24,31 +25,65 @@ type Agents interface {
 	Upload(ctx context.Context, manifest, module []byte) (a api.Agent, changed bool, err error)
 	// Withdraw stops running and advertising an agent.
 	Withdraw(ctx context.Context, name string) (a api.Agent, changed bool, err error)
-	// RunTimeout is a deployed agent's own execution limit; 0 means the
-	// node's.
-	RunTimeout(name string) time.Duration
-	// RunFuel is a deployed agent's fuel budget per run (its max_fuel,
-	// which a fuel-priced call paid for); 0 means the executor's default.
-	RunFuel(name string) uint64
+	// Deployment returns the terms of a run of the deployed agent name;
+	// false when no agent of that name is deployed.
+	Deployment(name string) (Deployment, bool)
 }
 
-// agentLimit bounds a run of a deployed agent by the agent's own limit.
-func (s *Server) agentLimit(ctx context.Context, agent string) (context.Context, context.CancelFunc) {
-	if agent != "" && s.cfg.Agents != nil {
-		if d := s.cfg.Agents.RunTimeout(agent); d > 0 {
-			return context.WithTimeout(ctx, d)
-		}
+// Deployment is what a run of a deployed agent is bound by. A request reads
+// it once, so that a redeploy while the request is in flight cannot pair
+// one version's price with another version's module or limits.
+type Deployment struct {
+	// ModuleSHA256 is the module the deployment runs.
+	ModuleSHA256 [32]byte
+	// Timeout is the agent's own execution limit; 0 means the node's.
+	Timeout time.Duration
+	// Fuel is the fuel budget of a run (max_fuel, which a fuel-priced call
+	// pays for); 0 means the executor's default.
+	Fuel uint64
+	// Price is the price of a call: the manifest price plus max_fuel at
+	// the fuel price, known before the run.
+	Price uint64
+}
+
+// deployment reads the terms of the deployed agent job runs; nil for a job
+// that brings its own module. The module the enclave resolved when it
+// opened the request must still be the deployed one: after a redeploy in
+// between, the request is refused (503, to be retried; nothing is charged)
+// rather than run one version on another's terms.
+func (s *Server) deployment(job *enclave.Job) (*Deployment, error) {
+	name := job.Agent()
+	if name == "" || s.cfg.Agents == nil {
+		return nil, nil
+	}
+	d, ok := s.cfg.Agents.Deployment(name)
+	switch {
+	case !ok:
+		return nil, &Error{Status: http.StatusNotFound, Code: api.CodeUnknownAgent,
+			Message: fmt.Sprintf("agent %q was withdrawn while this request was opened", name)}
+	case d.ModuleSHA256 != job.ModuleHash():
+		return nil, &Error{Status: http.StatusServiceUnavailable, Code: api.CodeBusy,
+			Message: fmt.Sprintf("agent %q was redeployed while this request was opened; send it again", name),
+			Header:  http.Header{"Retry-After": {"1"}}}
+	}
+	return &d, nil
+}
+
+// limit bounds a run by the agent's own limit, if it has one.
+func (d *Deployment) limit(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d != nil && d.Timeout > 0 {
+		return context.WithTimeout(ctx, d.Timeout)
 	}
 	return ctx, func() {}
 }
 
-// agentFuel is the fuel budget of a run of a deployed agent; 0 (the
-// executor's default) for a module sent with the request.
-func (s *Server) agentFuel(agent string) uint64 {
-	if agent == "" || s.cfg.Agents == nil {
+// fuel is the fuel budget of the run; 0 (the executor's default) for a
+// module sent with the request.
+func (d *Deployment) fuel() uint64 {
+	if d == nil {
 		return 0
 	}
-	return s.cfg.Agents.RunFuel(agent)
+	return d.Fuel
 }
 
 func (s *Server) agents() (Agents, error) {

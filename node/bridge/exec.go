@@ -99,19 +99,23 @@ func (s *Server) exec(ctx context.Context, call Call) (*Reply, error) {
 			return nil, &Error{Status: http.StatusUnauthorized, Code: api.CodeSessionNotFound, Message: "public_key is not this session's client key"}
 		}
 	}
+	agent, err := s.deployment(job)
+	if err != nil {
+		return nil, err
+	}
 	scope, endRun, err := s.beginAgentRun(ctx, call, job)
 	if err != nil {
 		return nil, err
 	}
 	defer endRun()
-	ch, err := s.charge(ctx, call, job)
+	ch, err := s.charge(ctx, call, job, agent)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	runCtx, cancel := s.agentLimit(scope, job.Agent())
+	runCtx, cancel := agent.limit(scope)
 	region = trace.StartRegion(ctx, "exec.run")
-	receipt, err := s.enc.Run(runCtx, job, enclave.RunOptions{Payment: ch.Ref(), Attest: req.AttestResult, Fuel: s.agentFuel(job.Agent())})
+	receipt, err := s.enc.Run(runCtx, job, enclave.RunOptions{Payment: ch.Ref(), Attest: req.AttestResult, Fuel: agent.fuel()})
 	region.End()
 	cancel()
 	s.metrics.execution(err)

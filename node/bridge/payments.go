@@ -18,8 +18,10 @@ type Payments interface {
 	// a valid payment it reserves it (a payment buys one execution, once)
 	// and returns the charge. A free job returns a zero-value-safe charge.
 	// The call's Header carries the payment, Resource names what is paid
-	// for and Peer who pays (a network peer, or "" for a local user).
-	Charge(ctx context.Context, call Call, job *enclave.Job) (Charge, error)
+	// for and Peer who pays (a network peer, or "" for a local user);
+	// agent is the deployment a call of a deployed agent runs on (nil for
+	// a module sent with the request), whose Price it is charged.
+	Charge(ctx context.Context, call Call, job *enclave.Job, agent *Deployment) (Charge, error)
 }
 
 // Charge is a reserved payment for one job.
@@ -44,11 +46,11 @@ func (free) Ref() enclave.PaymentRef                                   { return 
 func (free) Settle(context.Context) (*api.Payment, http.Header, error) { return nil, nil, nil }
 func (free) Abort(context.Context, bool) (http.Header, error)          { return nil, nil }
 
-func (s *Server) charge(ctx context.Context, call Call, job *enclave.Job) (Charge, error) {
+func (s *Server) charge(ctx context.Context, call Call, job *enclave.Job, agent *Deployment) (Charge, error) {
 	if s.cfg.Payments == nil {
 		return free{}, nil
 	}
-	return s.cfg.Payments.Charge(ctx, call, job)
+	return s.cfg.Payments.Charge(ctx, call, job, agent)
 }
 
 // facilitatorRoutes mounts the node's x402 facilitator under /facilitator
