@@ -2,7 +2,6 @@ package enclave_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/agentnet/agentnode/enclave"
-	"github.com/agentnet/agentnode/enclave/attest/sim"
+	"github.com/agentnet/agentnode/enclave/enclavetest"
 	"github.com/agentnet/agentnode/enclave/seal"
 	"github.com/agentnet/agentnode/enclave/wasm"
 	"github.com/agentnet/agentnode/enclave/wasm/wasmtest"
@@ -26,20 +25,7 @@ import (
 // still runs once).
 func FuzzOpenRequest(f *testing.F) {
 	ctx := context.Background()
-	exec, err := wasm.New(ctx, wasm.Config{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = exec.Close(ctx) })
-	id, err := enclave.GenerateIdentity()
-	if err != nil {
-		f.Fatal(err)
-	}
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	enc, err := enclave.New(enclave.Config{Identity: id, Attester: sim.NewAttester(key, [sim.MeasurementSize]byte{}), Executor: exec})
-	if err != nil {
-		f.Fatal(err)
-	}
+	enc, _ := enclavetest.New(f, nil)
 	client, err := seal.GenerateKey(seal.X25519)
 	if err != nil {
 		f.Fatal(err)

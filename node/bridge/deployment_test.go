@@ -2,8 +2,6 @@ package bridge_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"net/http"
@@ -14,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentnet/agentnode/enclave"
-	"github.com/agentnet/agentnode/enclave/attest/sim"
+	"github.com/agentnet/agentnode/enclave/enclavetest"
 	"github.com/agentnet/agentnode/enclave/wasm"
 	"github.com/agentnet/agentnode/enclave/wasm/wasmtest"
 	"github.com/agentnet/agentnode/node/api"
@@ -31,21 +29,9 @@ import (
 // rather than running one version on another version's terms.
 func TestAgentCallRunsOnOneDeployment(t *testing.T) {
 	ctx := context.Background()
-	exec, err := wasm.New(ctx, wasm.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = exec.Close(ctx) })
-	id, err := enclave.GenerateIdentity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	enc, err := enclave.New(enclave.Config{Identity: id, Attester: sim.NewAttester(key, [sim.MeasurementSize]byte{}), Executor: exec,
-		Agents: resolver{exec}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	echo := &resolver{}
+	enc, exec := enclavetest.New(t, echo)
+	echo.exec = exec
 	agents := &fakeAgents{}
 	pay := &recordingPayments{}
 	srv, err := bridge.New(bridge.Config{Enclave: enc, Registry: prometheus.NewRegistry(), Agents: agents, Payments: pay,
@@ -108,7 +94,7 @@ func TestAgentCallRunsOnOneDeployment(t *testing.T) {
 // resolver resolves every agent name to the echo module.
 type resolver struct{ exec *wasm.Executor }
 
-func (r resolver) ResolveAgent(ctx context.Context, _ string) (*wasm.Module, error) {
+func (r *resolver) ResolveAgent(ctx context.Context, _ string) (*wasm.Module, error) {
 	return r.exec.Compile(ctx, wasmtest.EchoArgs)
 }
 

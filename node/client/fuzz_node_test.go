@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -13,8 +12,8 @@ import (
 	"github.com/agentnet/agentnode/enclave"
 	"github.com/agentnet/agentnode/enclave/attest"
 	"github.com/agentnet/agentnode/enclave/attest/sim"
+	"github.com/agentnet/agentnode/enclave/enclavetest"
 	"github.com/agentnet/agentnode/enclave/seal"
-	"github.com/agentnet/agentnode/enclave/wasm"
 	"github.com/agentnet/agentnode/enclave/wasm/wasmtest"
 	"github.com/agentnet/agentnode/node/api"
 )
@@ -36,20 +35,7 @@ type genuine struct {
 func newGenuine(f *testing.F) *genuine {
 	f.Helper()
 	ctx := context.Background()
-	exec, err := wasm.New(ctx, wasm.Config{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = exec.Close(ctx) })
-	id, err := enclave.GenerateIdentity()
-	if err != nil {
-		f.Fatal(err)
-	}
-	_, simKey, _ := ed25519.GenerateKey(rand.Reader)
-	enc, err := enclave.New(enclave.Config{Identity: id, Attester: sim.NewAttester(simKey, [sim.MeasurementSize]byte{}), Executor: exec})
-	if err != nil {
-		f.Fatal(err)
-	}
+	enc, _ := enclavetest.New(f, nil)
 	c, err := New(Config{NodeURL: "http://127.0.0.1:1", Policy: attest.DevPolicy(), Verifiers: attest.Verifiers{attest.PlatformSim: sim.Verifier{}}})
 	if err != nil {
 		f.Fatal(err)
