@@ -208,10 +208,10 @@ func (s ledgerSettler) AuthorizationUsed(ctx context.Context, e ledger.Entry) (b
 	if err != nil {
 		return false, "", fmt.Errorf("look up settlement: %w", err)
 	}
-	switch {
-	case r.Success:
+	switch settlementOf(r, nil) {
+	case settled:
 		return true, r.Transaction, nil
-	case terminal(r.ErrorReason):
+	case refused:
 		return false, "", fmt.Errorf("authorization used, not by this payment's transfer (%s): %w", r.ErrorReason, ledger.ErrSettleRejected)
 	}
 	return false, "", fmt.Errorf("look up settlement: %s", r.ErrorReason)
@@ -224,12 +224,13 @@ func (s ledgerSettler) Settle(ctx context.Context, e ledger.Entry) (string, erro
 		return "", err
 	}
 	r, err := s.fac.Settle(ctx, p, req)
-	switch {
-	case err != nil:
+	if err != nil {
 		return "", fmt.Errorf("settle: %w", err)
-	case r.Success:
+	}
+	switch settlementOf(r, nil) {
+	case settled:
 		return r.Transaction, nil
-	case terminal(r.ErrorReason):
+	case refused:
 		return "", fmt.Errorf("settle: %s: %w", r.ErrorReason, ledger.ErrSettleRejected)
 	}
 	return "", fmt.Errorf("settle: %s (transaction %q)", r.ErrorReason, r.Transaction)
@@ -262,5 +263,26 @@ var transientReasons = map[string]bool{
 	x402.ReasonExactEVMGetBalance:      true,
 }
 
-// terminal reports whether a failed settlement's reason is final.
-func terminal(reason string) bool { return !transientReasons[reason] }
+// settlement is what a facilitator's answer to Settle says of a payment.
+type settlement int
+
+const (
+	// unsettled: not sent, not yet confirmed, or the facilitator failed;
+	// settling again may still succeed, and never pays twice.
+	unsettled settlement = iota
+	settled
+	// refused: the chain's refusal for good (expired, nonce used,
+	// balance, signature, reverted); nothing was charged.
+	refused
+)
+
+// settlementOf classifies Settle's answer (r, err).
+func settlementOf(r x402.SettleResponse, err error) settlement {
+	switch {
+	case err == nil && r.Success:
+		return settled
+	case err != nil || transientReasons[r.ErrorReason]:
+		return unsettled
+	}
+	return refused
+}

@@ -118,8 +118,8 @@ func (ch *charge) recordExecuted(ctx context.Context) <-chan recordOutcome {
 // and PAYMENT-RESPONSE with the result, or a 402 that withholds it.
 func (ch *charge) answer(ctx context.Context, resp x402.SettleResponse, err error) (*api.Payment, http.Header, error) {
 	c := ch.c
-	switch {
-	case err == nil && resp.Success:
+	switch settlementOf(resp, err) {
+	case settled:
 		if err := c.faultAt("settled"); err != nil {
 			return nil, nil, err
 		}
@@ -139,7 +139,7 @@ func (ch *charge) answer(ctx context.Context, resp x402.SettleResponse, err erro
 		}
 		return &api.Payment{Network: ch.ref.Network, Payer: ch.ref.Payer, Nonce: ch.ref.Nonce, Amount: ch.req.Amount,
 			Transaction: resp.Transaction}, h, nil
-	case err != nil || !terminal(resp.ErrorReason):
+	case unsettled:
 		// Unknown outcome: the transaction may be on its way. It is
 		// settled (once) in the background, or at the next start.
 		if err != nil {
@@ -219,13 +219,13 @@ func (c *collector) settleLater(ch *charge) {
 			sctx, cancel := context.WithTimeout(c.ctx, settleTimeout)
 			resp, err := c.chain.fac.Settle(sctx, ch.payload, ch.req)
 			cancel()
-			switch {
-			case err == nil && resp.Success:
+			switch settlementOf(resp, err) {
+			case settled:
 				ch.conclude(c.ctx, resp.Transaction, "")
 				c.log.Info("settled a payment whose settlement was pending", "key", ch.key.String(), "tx", resp.Transaction)
 				c.metrics.outcome("settled_late")
 				return
-			case err == nil && terminal(resp.ErrorReason):
+			case refused:
 				ch.conclude(c.ctx, "", resp.ErrorReason)
 				c.metrics.outcome("failed")
 				return
