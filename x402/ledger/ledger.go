@@ -28,13 +28,15 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Bucket names. The root bucket holds the entries and one index bucket per
-// non-terminal state, so that recovery never scans the whole history.
+// Bucket names. The root bucket holds the entries, one index bucket per
+// non-terminal state, so that recovery never scans the whole history, and
+// the index of entries compaction has still to strip (compact.go).
 var (
 	rootBucket     = []byte("agentnode.x402.ledger.v1")
 	entriesBucket  = []byte("entries")
 	reservedBucket = []byte("reserved")
 	executedBucket = []byte("executed")
+	compactBucket  = []byte("compact")
 )
 
 // Ledger is the payment journal. It is safe for concurrent use.
@@ -113,12 +115,12 @@ func Open(db *bolt.DB, opts ...Option) (*Ledger, error) {
 		if err != nil {
 			return err
 		}
-		for _, name := range [][]byte{entriesBucket, reservedBucket, executedBucket} {
+		for _, name := range [][]byte{entriesBucket, reservedBucket, executedBucket, compactBucket} {
 			if _, err := root.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return nil
+		return indexForCompaction(root)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: create buckets: %w", err)
@@ -133,15 +135,15 @@ func (l *Ledger) update(fn func(*bolt.Tx) error) error {
 	return l.db.Update(fn)
 }
 
-type buckets struct{ entries, reserved, executed *bolt.Bucket }
+type buckets struct{ entries, reserved, executed, compact *bolt.Bucket }
 
 func open(tx *bolt.Tx) (buckets, error) {
 	root := tx.Bucket(rootBucket)
 	if root == nil {
 		return buckets{}, fmt.Errorf("ledger bucket missing: %w", ErrCorrupt)
 	}
-	b := buckets{root.Bucket(entriesBucket), root.Bucket(reservedBucket), root.Bucket(executedBucket)}
-	if b.entries == nil || b.reserved == nil || b.executed == nil {
+	b := buckets{root.Bucket(entriesBucket), root.Bucket(reservedBucket), root.Bucket(executedBucket), root.Bucket(compactBucket)}
+	if b.entries == nil || b.reserved == nil || b.executed == nil || b.compact == nil {
 		return buckets{}, fmt.Errorf("ledger sub-bucket missing: %w", ErrCorrupt)
 	}
 	return b, nil
@@ -329,6 +331,9 @@ func (l *Ledger) transitionWith(ctx context.Context, k Key, to State, mutate fun
 				return err
 			}
 		}
+		if err := b.indexIfCompactable(key, &e); err != nil {
+			return err
+		}
 		out = e
 		return nil
 	})
@@ -485,56 +490,6 @@ func (l *Ledger) listIndex(ctx context.Context, s State) ([]Entry, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil
-}
-
-// Compact drops the requirements and payload bytes of terminal entries
-// last updated before cutoff, keeping the key, state, amount and
-// transaction: the key must stay to keep its nonce used, the blobs are
-// only needed to settle. It returns how many entries it compacted.
-func (l *Ledger) Compact(ctx context.Context, cutoff time.Time) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("compact ledger: %w", err)
-	}
-	n := 0
-	err := l.db.Update(func(tx *bolt.Tx) error {
-		n = 0
-		b, err := open(tx)
-		if err != nil {
-			return err
-		}
-		type kv struct{ k, v []byte }
-		var changed []kv
-		err = b.entries.ForEach(func(k, raw []byte) error {
-			e, err := decodeEntry(raw)
-			if err != nil {
-				return err
-			}
-			if !e.State.Terminal() || !e.Updated.Before(cutoff) || (e.Requirements == nil && e.Payload == nil) {
-				return nil
-			}
-			e.Requirements, e.Payload = nil, nil
-			val, err := encodeEntry(&e)
-			if err != nil {
-				return err
-			}
-			changed = append(changed, kv{append([]byte(nil), k...), val})
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, c := range changed {
-			if err := b.entries.Put(c.k, c.v); err != nil {
-				return err
-			}
-		}
-		n = len(changed)
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("compact ledger: %w", err)
-	}
-	return n, nil
 }
 
 // claim marks k as handled by this process, holding reservation r (nil
