@@ -123,7 +123,8 @@ func machine(ctx context.Context, goCmd, root string) Env {
 	env.GoVersion += " " + runtime.GOOS + "/" + runtime.GOARCH
 	if out, err := command(ctx, root, "git", "rev-parse", "--short", "HEAD"); err == nil {
 		env.Commit = out
-		if st, err := command(ctx, root, "git", "status", "--porcelain", "--untracked-files=no"); err == nil && st != "" {
+		// The results of an earlier run (bench/) are not the code measured.
+		if st, err := command(ctx, root, "git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench"); err == nil && st != "" {
 			env.Commit += " with uncommitted changes"
 		}
 	}
