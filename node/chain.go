@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ethereum/go-ethereum"
-	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
@@ -145,25 +143,8 @@ func (l *chainLink) readDomain(ctx context.Context) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, chainTimeout)
 	defer cancel()
-	ec := ethclient.NewClient(l.rpc)
-	str, _ := abi.NewType("string", "", nil)
-	args := abi.Arguments{{Type: str}}
-	read := func(selector []byte, what string) (string, error) {
-		out, err := ec.CallContract(cctx, ethereum.CallMsg{To: &l.asset.Address, Data: selector}, nil)
-		if err != nil {
-			return "", fmt.Errorf("read token %s %s(): %w", l.asset.Address, what, err)
-		}
-		vals, err := args.Unpack(out)
-		if err != nil || len(vals) != 1 {
-			return "", fmt.Errorf("read token %s %s(): not an ABI string (is it an EIP-3009 token?)", l.asset.Address, what)
-		}
-		return vals[0].(string), nil
-	}
 	var err error
-	if l.asset.Name, err = read([]byte{0x06, 0xfd, 0xde, 0x03}, "name"); err != nil {
-		return err
-	}
-	l.asset.Version, err = read([]byte{0x54, 0xfd, 0x4d, 0x50}, "version")
+	l.asset.Name, l.asset.Version, err = evm.ReadDomain(cctx, l.rpc, l.asset.Address)
 	return err
 }
 

@@ -1,6 +1,7 @@
 package evm_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/ethereum/go-ethereum/signer/core/apitypes"
 
 	"github.com/agentnet/agentnode/x402"
+	"github.com/agentnet/agentnode/x402/chain"
 	"github.com/agentnet/agentnode/x402/evm"
 	"github.com/agentnet/agentnode/x402/x402test"
 )
@@ -328,5 +330,20 @@ func BenchmarkVerifyPaymentHeader(b *testing.B) {
 		if _, err := fx.v.Check(q, fx.req); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// ReadDomain reads the token's EIP-712 name and version; an address with
+// no token behind it is an error, not an empty domain.
+func TestReadDomain(t *testing.T) {
+	env := x402test.NewEnv(t, chain.Config{})
+	ctx := context.Background()
+	rc := env.Chain.Client().Client()
+	name, version, err := evm.ReadDomain(ctx, rc, env.Token)
+	if err != nil || name != chain.DefaultTokenName || version != chain.DefaultTokenVersion {
+		t.Fatalf("ReadDomain = %q, %q, %v; want %q, %q", name, version, err, chain.DefaultTokenName, chain.DefaultTokenVersion)
+	}
+	if _, _, err := evm.ReadDomain(ctx, rc, env.PayTo); err == nil || !strings.Contains(err.Error(), "name()") {
+		t.Fatalf("ReadDomain of an account without code: %v", err)
 	}
 }
