@@ -127,19 +127,19 @@ func (n *Node) startP2P(ctx context.Context, br *bridge.Server) error {
 	}
 	rt := cfg.P2PReadTimeout.Duration
 	rate, burst := cfg.P2PRateLimitPerPeer, cfg.P2PRateLimitBurst
-	execOpts := []execproto.Option{execproto.WithReadTimeout(rt), execproto.WithTimeout(max(execproto.DefaultTimeout, cfg.WasmTimeout.Duration+time.Minute)),
-		execproto.WithMaxPerPeer(streamsPerPeer), execproto.WithLogger(log),
-		execproto.WithPeerRate(rate, burst), execproto.WithRefused(lm.refused(execproto.ID))}
+	execOpts := []p2p.Option{p2p.WithReadTimeout(rt), p2p.WithTimeout(max(execproto.DefaultTimeout, cfg.WasmTimeout.Duration+time.Minute)),
+		p2p.WithMaxPerPeer(streamsPerPeer), p2p.WithLogger(log),
+		p2p.WithPeerRate(rate, burst), p2p.WithRefused(lm.refused(execproto.ID))}
 	if cfg.MaxBodyBytes > 0 {
-		execOpts = append(execOpts, execproto.WithMaxRequestSize(int(min(cfg.MaxBodyBytes, execproto.MaxResponseSize))))
+		execOpts = append(execOpts, p2p.WithMaxRequestSize(int(min(cfg.MaxBodyBytes, execproto.MaxResponseSize))))
 	}
 	nw.services = append(nw.services,
-		cardproto.New(lh, nw.publisher, cardproto.WithTimeout(rt), cardproto.WithLogger(log),
-			cardproto.WithPeerRate(rate, burst), cardproto.WithRefused(lm.refused(cardproto.ID))),
+		cardproto.New(lh, nw.publisher, p2p.WithTimeout(rt), p2p.WithLogger(log),
+			p2p.WithPeerRate(rate, burst), p2p.WithRefused(lm.refused(cardproto.ID))),
 		attestproto.New(lh, attestproto.OpenerFunc(func(ctx context.Context, remote peer.ID, req []byte) ([]byte, error) {
 			return sessionReply(br.OpenSession(ctx, bridge.Call{Body: req, Resource: attestproto.ID, Peer: remote.String()}))
-		}), attestproto.WithTimeout(rt), attestproto.WithMaxPerPeer(streamsPerPeer), attestproto.WithLogger(log),
-			attestproto.WithPeerRate(rate, burst), attestproto.WithRefused(lm.refused(attestproto.ID))),
+		}), p2p.WithTimeout(rt), p2p.WithMaxPerPeer(streamsPerPeer), p2p.WithLogger(log),
+			p2p.WithPeerRate(rate, burst), p2p.WithRefused(lm.refused(attestproto.ID))),
 		execproto.New(lh, execproto.HandlerFunc(func(ctx context.Context, remote peer.ID, req execproto.Request) execproto.Response {
 			rep := br.Exec(ctx, bridge.Call{Header: headerOf(req.Headers), Body: req.Body, Resource: execproto.ID,
 				Peer: remote.String(), AgentsOnly: !cfg.P2PAcceptModules})

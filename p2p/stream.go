@@ -58,6 +58,9 @@ type ServiceConfig struct {
 	Refused func(reason string)
 	// Logger receives per-stream failures at debug level. Nil discards.
 	Logger *slog.Logger
+	// MaxRequestSize caps the request frame the protocol's handler reads;
+	// the Service itself does not read it. Each protocol sets its own.
+	MaxRequestSize int
 }
 
 // Reasons a Service refuses a stream, as given to ServiceConfig.Refused.

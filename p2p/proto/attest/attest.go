@@ -79,62 +79,24 @@ type response struct {
 	Error  *Error          `json:"error,omitempty"`
 }
 
-type options struct {
-	timeout    time.Duration
-	maxPerPeer int
-	rate       float64
-	burst      int
-	refused    func(reason string)
-	logger     *slog.Logger
-}
-
-// Option configures the handler.
-type Option func(*options)
-
-// WithTimeout sets the stream deadline (default 15 s); it bounds the
-// opener too.
-func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
-
-// WithMaxPerPeer bounds one peer's concurrent streams (default 4): each
-// one costs a key pair and a quote.
-func WithMaxPerPeer(n int) Option { return func(o *options) { o.maxPerPeer = n } }
-
-// WithPeerRate limits the streams one peer may open per second, with
-// bursts of burst (0: the rate); streams over it are reset unread. Zero,
-// the default, sets no rate; the per-peer concurrency bound holds anyway.
-func WithPeerRate(perSecond float64, burst int) Option {
-	return func(o *options) { o.rate, o.burst = perSecond, burst }
-}
-
-// WithRefused sets the function told of every stream refused before its
-// request was read, with the reason (p2p.RefusedBusy, ...): the node
-// counts them in its metrics.
-func WithRefused(fn func(reason string)) Option { return func(o *options) { o.refused = fn } }
-
-// WithLogger sets the logger; nil discards.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
-
 // Service is the registered handler.
 type Service struct {
 	h   host.Host
 	svc *p2p.Service
 }
 
-// New registers the handler on h, opening sessions with op.
-func New(h host.Host, op Opener, opts ...Option) *Service {
-	o := options{timeout: 15 * time.Second, maxPerPeer: 4}
-	for _, fn := range opts {
-		fn(&o)
-	}
-	log := o.logger
+// New registers the handler on h, opening sessions with op. Defaults: a
+// 15 s stream deadline (which bounds the opener too), at most 4 streams
+// per peer (each costs a key pair and a quote), requests of
+// MaxRequestSize.
+func New(h host.Host, op Opener, opts ...p2p.Option) *Service {
+	cfg := p2p.ServiceConfig{Name: ServiceName, Timeout: 15 * time.Second, MaxPerPeer: 4, MaxRequestSize: MaxRequestSize}.Apply(opts...)
+	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	svc := p2p.NewService(p2p.ServiceConfig{
-		Name: ServiceName, Timeout: o.timeout, MaxPerPeer: o.maxPerPeer, Logger: o.logger,
-		RatePerPeer: o.rate, BurstPerPeer: o.burst, Refused: o.refused,
-	}, func(ctx context.Context, s network.Stream) error {
-		req, err := p2p.ReadFrame(s, MaxRequestSize)
+	svc := p2p.NewService(cfg, func(ctx context.Context, s network.Stream) error {
+		req, err := p2p.ReadFrame(s, cfg.MaxRequestSize)
 		if err != nil {
 			return err
 		}

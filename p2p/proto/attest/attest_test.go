@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentnet/agentnode/p2p"
 	"github.com/agentnet/agentnode/p2p/p2ptest"
 	attestproto "github.com/agentnet/agentnode/p2p/proto/attest"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -32,7 +33,7 @@ func TestOpen(t *testing.T) {
 		}
 		return json.Marshal(map[string]string{"session_id": "00ff", "echo": in.ClientPubkey})
 	})
-	svc := attestproto.New(server, op, attestproto.WithTimeout(500*time.Millisecond))
+	svc := attestproto.New(server, op, p2p.WithTimeout(500*time.Millisecond))
 	t.Cleanup(func() { _ = svc.Close() })
 	ctx := context.Background()
 

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/agentnet/agentnode/p2p"
@@ -60,57 +59,22 @@ type request struct {
 	Name string `json:"name"`
 }
 
-type options struct {
-	timeout    time.Duration
-	maxPerPeer int
-	rate       float64
-	burst      int
-	refused    func(reason string)
-	logger     *slog.Logger
-}
-
-// Option configures the handler.
-type Option func(*options)
-
-// WithTimeout sets the stream deadline (default 10 s). A peer that sends
-// no request is reset when it passes.
-func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
-
-// WithMaxPerPeer bounds one peer's concurrent streams (default 8).
-func WithMaxPerPeer(n int) Option { return func(o *options) { o.maxPerPeer = n } }
-
-// WithPeerRate limits the streams one peer may open per second, with
-// bursts of burst (0: the rate); streams over it are reset unread. Zero,
-// the default, sets no rate; the per-peer concurrency bound holds anyway.
-func WithPeerRate(perSecond float64, burst int) Option {
-	return func(o *options) { o.rate, o.burst = perSecond, burst }
-}
-
-// WithRefused sets the function told of every stream refused before its
-// request was read, with the reason (p2p.RefusedBusy, ...): the node
-// counts them in its metrics.
-func WithRefused(fn func(reason string)) Option { return func(o *options) { o.refused = fn } }
-
-// WithLogger sets the logger; nil discards.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
-
 // Service is the registered handler.
 type Service struct {
 	h   host.Host
 	svc *p2p.Service
 }
 
-// New registers the handler on h, serving the cards of src.
-func New(h host.Host, src Source, opts ...Option) *Service {
-	o := options{timeout: 10 * time.Second}
-	for _, fn := range opts {
-		fn(&o)
+// New registers the handler on h, serving the cards of src. Defaults: a
+// 10 s stream deadline, within which a peer that sends no request is
+// reset, the p2p package's per-peer bound, requests of MaxRequestSize.
+func New(h host.Host, src Source, opts ...p2p.Option) *Service {
+	cfg := p2p.ServiceConfig{Name: ServiceName, Timeout: 10 * time.Second, MaxRequestSize: MaxRequestSize}.Apply(opts...)
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = cfg.Timeout // the request is all the peer sends
 	}
-	svc := p2p.NewService(p2p.ServiceConfig{
-		Name: ServiceName, Timeout: o.timeout, ReadTimeout: o.timeout, MaxPerPeer: o.maxPerPeer, Logger: o.logger,
-		RatePerPeer: o.rate, BurstPerPeer: o.burst, Refused: o.refused,
-	}, func(_ context.Context, s network.Stream) error {
-		return serve(s, src)
+	svc := p2p.NewService(cfg, func(_ context.Context, s network.Stream) error {
+		return serve(s, src, cfg.MaxRequestSize)
 	})
 	h.SetStreamHandler(ID, svc.ServeStream)
 	return &Service{h: h, svc: svc}
@@ -118,9 +82,9 @@ func New(h host.Host, src Source, opts ...Option) *Service {
 
 // serve answers one request read from rw: the cards asked for, one frame
 // each, then an empty frame.
-func serve(rw io.ReadWriter, src Source) error {
+func serve(rw io.ReadWriter, src Source, maxRequest int) error {
 	var req request
-	if err := p2p.ReadJSON(rw, MaxRequestSize, &req); err != nil {
+	if err := p2p.ReadJSON(rw, maxRequest, &req); err != nil {
 		return err
 	}
 	var cards [][]byte

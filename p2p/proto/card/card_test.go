@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentnet/agentnode/enclave/attest"
+	"github.com/agentnet/agentnode/p2p"
 	agentcard "github.com/agentnet/agentnode/p2p/card"
 	"github.com/agentnet/agentnode/p2p/p2ptest"
 	cardproto "github.com/agentnet/agentnode/p2p/proto/card"
@@ -48,7 +49,7 @@ func TestFetch(t *testing.T) {
 	server, client, other := p2ptest.Trio(t)
 	srvKey := server.Peerstore().PrivKey(server.ID())
 	src := source{cards: map[string][]byte{"a": sealed(t, srvKey, "a"), "b": sealed(t, srvKey, "b")}}
-	svc := cardproto.New(server, src, cardproto.WithTimeout(500*time.Millisecond))
+	svc := cardproto.New(server, src, p2p.WithTimeout(500*time.Millisecond))
 	t.Cleanup(func() { _ = svc.Close() })
 	ctx := context.Background()
 

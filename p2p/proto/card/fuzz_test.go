@@ -116,7 +116,7 @@ func FuzzServe(f *testing.F) {
 	f.Add([]byte{0x80})
 	f.Fuzz(func(t *testing.T, req []byte) {
 		s := &rw{Reader: bytes.NewReader(req)}
-		if err := serve(s, src); err != nil {
+		if err := serve(s, src, MaxRequestSize); err != nil {
 			if s.out.Len() != 0 {
 				t.Fatalf("refused request (%v) after answering %d bytes", err, s.out.Len())
 			}

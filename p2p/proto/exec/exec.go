@@ -110,70 +110,26 @@ func (f HandlerFunc) Handle(ctx context.Context, remote peer.ID, req Request) Re
 // that is not JSON.
 var ErrBadMessage = errors.New("bad exec message")
 
-type options struct {
-	timeout, readTimeout time.Duration
-	maxRequest           int
-	maxPerPeer           int
-	rate                 float64
-	burst                int
-	refused              func(reason string)
-	logger               *slog.Logger
-}
-
-// Option configures the handler.
-type Option func(*options)
-
-// WithTimeout sets the stream deadline (default DefaultTimeout); it must
-// exceed the node's execution limit.
-func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
-
-// WithReadTimeout bounds the wait for the request (default
-// DefaultReadTimeout).
-func WithReadTimeout(d time.Duration) Option { return func(o *options) { o.readTimeout = d } }
-
-// WithMaxRequestSize caps request frames (default DefaultMaxRequestSize).
-func WithMaxRequestSize(n int) Option { return func(o *options) { o.maxRequest = n } }
-
-// WithMaxPerPeer bounds one peer's concurrent calls (default 4).
-func WithMaxPerPeer(n int) Option { return func(o *options) { o.maxPerPeer = n } }
-
-// WithPeerRate limits the streams one peer may open per second, with
-// bursts of burst (0: the rate); streams over it are reset unread. Zero,
-// the default, sets no rate; the per-peer concurrency bound holds anyway.
-func WithPeerRate(perSecond float64, burst int) Option {
-	return func(o *options) { o.rate, o.burst = perSecond, burst }
-}
-
-// WithRefused sets the function told of every stream refused before its
-// request was read, with the reason (p2p.RefusedBusy, ...): the node
-// counts them in its metrics.
-func WithRefused(fn func(reason string)) Option { return func(o *options) { o.refused = fn } }
-
-// WithLogger sets the logger; nil discards.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
-
 // Service is the registered handler.
 type Service struct {
 	h   host.Host
 	svc *p2p.Service
 }
 
-// New registers the handler on h.
-func New(h host.Host, handler Handler, opts ...Option) *Service {
-	o := options{timeout: DefaultTimeout, readTimeout: DefaultReadTimeout, maxRequest: DefaultMaxRequestSize, maxPerPeer: 4}
-	for _, fn := range opts {
-		fn(&o)
-	}
-	log := o.logger
+// New registers the handler on h. Defaults: a DefaultTimeout stream
+// deadline (it must exceed the node's execution limit), DefaultReadTimeout
+// for the request, requests of DefaultMaxRequestSize, at most 4 calls per
+// peer.
+func New(h host.Host, handler Handler, opts ...p2p.Option) *Service {
+	cfg := p2p.ServiceConfig{Name: ServiceName, Timeout: DefaultTimeout, ReadTimeout: DefaultReadTimeout,
+		MaxRequestSize: DefaultMaxRequestSize, MaxPerPeer: 4}.Apply(opts...)
+	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	svc := p2p.NewService(p2p.ServiceConfig{
-		Name: ServiceName, Timeout: o.timeout, ReadTimeout: o.readTimeout, MaxPerPeer: o.maxPerPeer, Logger: o.logger,
-		RatePerPeer: o.rate, BurstPerPeer: o.burst, Refused: o.refused,
-	}, func(ctx context.Context, s network.Stream) error {
+	svc := p2p.NewService(cfg, func(ctx context.Context, s network.Stream) error {
 		var req Request
-		if err := p2p.ReadJSON(s, o.maxRequest, &req); err != nil {
+		if err := p2p.ReadJSON(s, cfg.MaxRequestSize, &req); err != nil {
 			return err
 		}
 		if err := req.check(); err != nil {

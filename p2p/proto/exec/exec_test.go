@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentnet/agentnode/p2p"
 	"github.com/agentnet/agentnode/p2p/p2ptest"
 	execproto "github.com/agentnet/agentnode/p2p/proto/exec"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -37,7 +38,7 @@ func payee(calls *atomic.Int32) execproto.Handler {
 func TestCallPaymentFlow(t *testing.T) {
 	server, client, other := p2ptest.Trio(t)
 	var calls atomic.Int32
-	svc := execproto.New(server, payee(&calls), execproto.WithReadTimeout(500*time.Millisecond), execproto.WithMaxRequestSize(64<<10))
+	svc := execproto.New(server, payee(&calls), p2p.WithReadTimeout(500*time.Millisecond), p2p.WithMaxRequestSize(64<<10))
 	t.Cleanup(func() { _ = svc.Close() })
 	ctx := context.Background()
 	req := execproto.Request{Body: json.RawMessage(`{"sealed":"00ff"}`)}
