@@ -151,14 +151,13 @@ func percentile(ds []time.Duration, p int) float64 {
 // BenchmarkLedgerPath measures the ledger writes of paid requests alone,
 // in their pattern — Reserve, about 1 ms of work, MarkExecuted, about 6 ms
 // of settlement, MarkSettled in the background — on a real bbolt file,
-// with bbolt's Batch at several delays and with plain Update: the
-// trade-off behind the node's 2 ms batch delay (docs/x402.md).
+// with the ledger's group commit (internal/boltgroup) and with one plain
+// Update per write.
 func BenchmarkLedgerPath(b *testing.B) {
 	for _, mode := range []struct {
 		name  string
 		batch bool
-		delay time.Duration
-	}{{"update", false, 0}, {"batch=1ms", true, time.Millisecond}, {"batch=2ms", true, 2 * time.Millisecond}} {
+	}{{"update", false}, {"group", true}} {
 		for _, clients := range []int{4, 32} {
 			b.Run(fmt.Sprintf("%s/clients=%d", mode.name, clients), func(b *testing.B) {
 				db, err := bolt.Open(filepath.Join(b.TempDir(), "ledger.db"), 0o600, nil)
@@ -166,7 +165,6 @@ func BenchmarkLedgerPath(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer db.Close()
-				db.MaxBatchDelay = mode.delay
 				l, err := ledger.Open(db, ledger.WithBatch(mode.batch))
 				if err != nil {
 					b.Fatal(err)

@@ -27,11 +27,6 @@ const (
 	// dbFile is the node's bbolt database: the payment ledger and the
 	// payer policy's spending.
 	dbFile = "node.db"
-	// dbBatchDelay is how long a lone db.Batch write waits for others to
-	// share its fsync: it governs the payer policy's spending records. The
-	// ledger commits through its own group commit (x402/ledger), which
-	// does not wait.
-	dbBatchDelay = 2 * time.Millisecond
 	// dbLockTimeout bounds the wait for the database lock: another
 	// process using the same data dir is an error, not a hang.
 	dbLockTimeout = 2 * time.Second
@@ -83,7 +78,6 @@ func (n *Node) startPayments(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w (is another agentnode using this data dir?)", dbFile, err)
 	}
-	db.MaxBatchDelay = dbBatchDelay
 	p.db = db
 	if cfg.TakesPayments() {
 		if p.chain, err = openChain(ctx, cfg, log); err != nil {

@@ -26,6 +26,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/agentnet/agentnode/internal/boltgroup"
 )
 
 // Bucket names. The root bucket holds the entries, one index bucket per
@@ -45,7 +47,7 @@ type Ledger struct {
 	log   *slog.Logger
 	now   func() time.Time
 	batch bool
-	group *groupCommit
+	group *boltgroup.Committer
 	// fault, when set by a test, is called at named points of Recover; an
 	// error it returns aborts Recover there, simulating a crash.
 	fault func(point string, k Key) error
@@ -106,7 +108,7 @@ func Open(db *bolt.DB, opts ...Option) (*Ledger, error) {
 		batch:    true,
 		inflight: make(map[string]*Entry),
 	}
-	l.group = &groupCommit{db: db, delay: settledDelay}
+	l.group = boltgroup.New(db, settledDelay)
 	for _, o := range opts {
 		o(l)
 	}
@@ -130,7 +132,7 @@ func Open(db *bolt.DB, opts ...Option) (*Ledger, error) {
 
 func (l *Ledger) update(fn func(*bolt.Tx) error) error {
 	if l.batch {
-		return l.group.update(fn)
+		return l.group.Update(fn)
 	}
 	return l.db.Update(fn)
 }
@@ -237,7 +239,7 @@ func (l *Ledger) MarkSettled(ctx context.Context, k Key, txHash string) error {
 	}
 	write := l.update
 	if l.batch {
-		write = l.group.updateDeferred
+		write = l.group.UpdateDeferred
 	}
 	_, err := l.transitionWith(ctx, k, StateSettled, func(e *Entry) { e.TxHash = txHash }, write)
 	return err

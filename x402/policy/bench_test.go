@@ -2,6 +2,9 @@ package policy
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -32,24 +35,35 @@ func BenchmarkPolicyDecision(b *testing.B) {
 }
 
 // BenchmarkAuthorize adds the durable hold and its commit (two bbolt
-// transactions with fsync) to the decision, with 8 payments in flight.
+// transactions with fsync) to the decision, with 1 and with 8 payments in
+// flight.
 func BenchmarkAuthorize(b *testing.B) {
-	ctx := context.Background()
-	db, _ := newDB(b)
-	p, err := NewPayer(ctx, PayerConfig{DB: db, Policy: inline("def decide(p):\n    return True\n")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetParallelism(4)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			h, d, err := p.Authorize(ctx, payment(1))
-			if err != nil || !d.Allow {
-				b.Fatal(d, err)
-			}
-			if err := p.Commit(ctx, h); err != nil {
+	for _, inFlight := range []int{1, 8} {
+		b.Run(fmt.Sprintf("in-flight=%d", inFlight), func(b *testing.B) {
+			ctx := context.Background()
+			db, _ := newDB(b)
+			p, err := NewPayer(ctx, PayerConfig{DB: db, Policy: inline("def decide(p):\n    return True\n")})
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-	})
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for range inFlight {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						h, d, err := p.Authorize(ctx, payment(1))
+						if err != nil || !d.Allow {
+							b.Error(d, err)
+							return
+						}
+						if err := p.Commit(ctx, h); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
 }

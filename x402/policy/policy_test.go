@@ -63,7 +63,6 @@ func dbAt(t testing.TB, path string) *bolt.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.MaxBatchDelay = time.Millisecond
 	return db
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentnet/agentnode/internal/boltgroup"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -120,7 +121,8 @@ func counterHour(key []byte) (int64, bool) {
 // bbolt. Decisions read memory; every change is on disk before the
 // payment it allows is made.
 type spendStore struct {
-	db *bolt.DB
+	db     *bolt.DB
+	commit *boltgroup.Committer // writes holds and counters
 
 	mu       sync.Mutex
 	counters map[string]*big.Int
@@ -142,7 +144,7 @@ func (s *spendStore) pruneLocked(hour int64) {
 }
 
 func openSpend(db *bolt.DB, now time.Time) (*spendStore, error) {
-	s := &spendStore{db: db, counters: make(map[string]*big.Int)}
+	s := &spendStore{db: db, commit: boltgroup.New(db, 0), counters: make(map[string]*big.Int)}
 	oldest := hourOf(now) - keepHours
 	err := db.Update(func(tx *bolt.Tx) error {
 		root, err := tx.CreateBucketIfNotExists(spendBucket)
@@ -236,7 +238,9 @@ func (s *spendStore) persist(ctx context.Context, h Hold, op string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	// Group commit: a lone hold write commits at once (db.Batch would hold
+	// it for the database's batch delay), concurrent ones share an fsync.
+	return s.commit.Update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(spendBucket)
 		if root == nil {
 			return fmt.Errorf("spending bucket missing: %w", ErrCorrupt)

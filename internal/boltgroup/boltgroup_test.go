@@ -1,8 +1,9 @@
-package ledger
+package boltgroup
 
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,10 +15,10 @@ import (
 func TestGroupCommitLoneWriteDoesNotWait(t *testing.T) {
 	d := newTestDB(t)
 	d.db.MaxBatchDelay = time.Hour
-	g := &groupCommit{db: d.db}
+	g := New(d.db, 0)
 	start := time.Now()
 	for i := range 5 {
-		if err := g.update(func(tx *bolt.Tx) error {
+		if err := g.Update(func(tx *bolt.Tx) error {
 			b, err := tx.CreateBucketIfNotExists([]byte("t"))
 			if err != nil {
 				return err
@@ -36,13 +37,13 @@ func TestGroupCommitLoneWriteDoesNotWait(t *testing.T) {
 // error and takes no other write down with it.
 func TestGroupCommitIsolatesFailures(t *testing.T) {
 	d := newTestDB(t)
-	g := &groupCommit{db: d.db}
+	g := New(d.db, 0)
 	boom := errors.New("boom")
 	var wg sync.WaitGroup
 	errs := make([]error, 64)
 	for i := range errs {
 		wg.Go(func() {
-			errs[i] = g.update(func(tx *bolt.Tx) error {
+			errs[i] = g.Update(func(tx *bolt.Tx) error {
 				if i%8 == 3 {
 					return boom
 				}
@@ -100,9 +101,9 @@ func putKey(k string) func(*bolt.Tx) error {
 // and commits with it.
 func TestGroupCommitDeferredRidesAlong(t *testing.T) {
 	d := newTestDB(t)
-	g := &groupCommit{db: d.db, delay: time.Hour}
+	g := New(d.db, time.Hour)
 	done := make(chan error, 1)
-	go func() { done <- g.updateDeferred(putKey("deferred")) }()
+	go func() { done <- g.UpdateDeferred(putKey("deferred")) }()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 		g.mu.Lock()
 		queued := len(g.deferred) == 1
@@ -119,7 +120,7 @@ func TestGroupCommitDeferredRidesAlong(t *testing.T) {
 		t.Fatalf("deferred write returned (%v) before any group committed it", err)
 	case <-time.After(50 * time.Millisecond):
 	}
-	if err := g.update(putKey("lead")); err != nil {
+	if err := g.Update(putKey("lead")); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
@@ -147,9 +148,9 @@ func TestGroupCommitDeferredRidesAlong(t *testing.T) {
 // and a failing one gets its own error.
 func TestGroupCommitDeferredAlone(t *testing.T) {
 	d := newTestDB(t)
-	g := &groupCommit{db: d.db, delay: 10 * time.Millisecond}
+	g := New(d.db, 10*time.Millisecond)
 	start := time.Now()
-	if err := g.updateDeferred(putKey("alone")); err != nil {
+	if err := g.UpdateDeferred(putKey("alone")); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(start); took < 10*time.Millisecond {
@@ -161,14 +162,14 @@ func TestGroupCommitDeferredAlone(t *testing.T) {
 	for i := range errs {
 		wg.Go(func() {
 			if i%4 == 0 {
-				errs[i] = g.updateDeferred(func(*bolt.Tx) error { return boom })
+				errs[i] = g.UpdateDeferred(func(*bolt.Tx) error { return boom })
 				return
 			}
 			if i%2 == 0 {
-				errs[i] = g.updateDeferred(putKey(fmt.Sprint(i)))
+				errs[i] = g.UpdateDeferred(putKey(fmt.Sprint(i)))
 				return
 			}
-			errs[i] = g.update(putKey(fmt.Sprint(i)))
+			errs[i] = g.Update(putKey(fmt.Sprint(i)))
 		})
 	}
 	wg.Wait()
@@ -177,4 +178,16 @@ func TestGroupCommitDeferredAlone(t *testing.T) {
 			t.Fatalf("write %d: err = %v", i, err)
 		}
 	}
+}
+
+type testDB struct{ db *bolt.DB }
+
+func newTestDB(t testing.TB) *testDB {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "test.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("open db: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &testDB{db: db}
 }

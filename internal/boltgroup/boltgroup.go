@@ -1,4 +1,12 @@
-package ledger
+// Package boltgroup writes to a bbolt database with group commit: a write
+// that finds no commit in progress commits at once, alone; writes that
+// arrive while a commit is on its way to disk wait and then share the next
+// transaction and its fsync. Unlike bolt.DB.Batch, whose batches are cut
+// by a timer, a lone write never waits for company, and a busy database
+// still pays one fsync per group rather than one per write. A deferred
+// write (a record that is not urgent) starts no commit: it joins the next
+// group, or commits after a delay when none comes.
+package boltgroup
 
 import (
 	"sync"
@@ -7,15 +15,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// groupCommit writes to bbolt with group commit: a write that finds no
-// commit in progress commits at once, alone; writes that arrive while a
-// commit is on its way to disk wait and then share the next transaction
-// and its fsync. Unlike bolt.DB.Batch, whose batches are cut by a timer, a
-// lone write never waits for company, and a busy ledger still pays one
-// fsync per group rather than one per write. A deferred write (a record
-// that is not urgent) starts no commit: it joins the next group, or
-// commits after a delay when none comes.
-type groupCommit struct {
+// Committer commits the writes to one database in groups. It is safe for
+// concurrent use.
+type Committer struct {
 	db *bolt.DB
 	// delay bounds how long a deferred write waits for a group to join.
 	delay time.Duration
@@ -28,15 +30,21 @@ type groupCommit struct {
 	leading  bool         // a goroutine is committing groups
 }
 
+// New returns a committer of db; delay bounds how long a deferred write
+// waits for a group to join.
+func New(db *bolt.DB, delay time.Duration) *Committer {
+	return &Committer{db: db, delay: delay}
+}
+
 type groupCall struct {
 	fn   func(*bolt.Tx) error
 	done chan error
 }
 
-// update runs fn in a durable transaction, possibly shared with others. As
+// Update runs fn in a durable transaction, possibly shared with others. As
 // with bolt.DB.Batch, fn may run more than once and must be idempotent: a
 // group whose function fails is retried without it.
-func (g *groupCommit) update(fn func(*bolt.Tx) error) error {
+func (g *Committer) Update(fn func(*bolt.Tx) error) error {
 	c := &groupCall{fn: fn, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.pending = append(g.pending, c)
@@ -63,7 +71,7 @@ func (g *groupCommit) update(fn func(*bolt.Tx) error) error {
 }
 
 // drain commits queued groups until the queue is empty.
-func (g *groupCommit) drain() {
+func (g *Committer) drain() {
 	for {
 		g.mu.Lock()
 		batch := g.takeLocked()
@@ -77,11 +85,11 @@ func (g *groupCommit) drain() {
 	}
 }
 
-// updateDeferred is update for a write that need not reach disk at once:
+// UpdateDeferred is Update for a write that need not reach disk at once:
 // it joins the next group any other write starts, and commits on its own
 // only when none starts within delay. It returns once the write is on
 // disk, like update; it saves the fsync, not the durability.
-func (g *groupCommit) updateDeferred(fn func(*bolt.Tx) error) error {
+func (g *Committer) UpdateDeferred(fn func(*bolt.Tx) error) error {
 	c := &groupCall{fn: fn, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.deferred = append(g.deferred, c)
@@ -96,7 +104,7 @@ func (g *groupCommit) updateDeferred(fn func(*bolt.Tx) error) error {
 
 // flushDeferred commits the deferred writes no group took along; gen is
 // the timer's generation (a timer a leader stopped too late is stale).
-func (g *groupCommit) flushDeferred(gen uint64) {
+func (g *Committer) flushDeferred(gen uint64) {
 	g.mu.Lock()
 	if gen != g.timerGen || g.timer == nil {
 		g.mu.Unlock()
@@ -117,7 +125,7 @@ func (g *groupCommit) flushDeferred(gen uint64) {
 
 // takeLocked hands the queued writes, deferred ones included, to a
 // leader.
-func (g *groupCommit) takeLocked() []*groupCall {
+func (g *Committer) takeLocked() []*groupCall {
 	batch := append(g.pending, g.deferred...)
 	g.pending, g.deferred = nil, nil
 	if g.timer != nil {
@@ -131,7 +139,7 @@ func (g *groupCommit) takeLocked() []*groupCall {
 // commit runs a group in one transaction. If one function fails, it alone
 // runs in a transaction of its own (so it gets its own error) and the rest
 // are committed again without it.
-func (g *groupCommit) commit(batch []*groupCall) {
+func (g *Committer) commit(batch []*groupCall) {
 	for len(batch) > 0 {
 		failed := -1
 		err := g.db.Update(func(tx *bolt.Tx) error {
