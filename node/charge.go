@@ -127,12 +127,14 @@ func (ch *charge) answer(ctx context.Context, resp x402.SettleResponse, err erro
 		// ledger learns it off the response path: until that write is on
 		// disk the entry stays executed, and a recovery after a crash finds
 		// the transaction on chain (AlreadySettled) instead of sending again.
-		c.wg.Go(func() { ch.conclude(context.Background(), resp.Transaction, "") })
 		if ch.recorded {
 			c.metrics.outcome("settled")
 		} else {
 			c.metrics.outcome("settled_unrecorded")
 		}
+		// conclude may record the execution, so it starts only after
+		// ch.recorded was read.
+		c.wg.Go(func() { ch.conclude(context.Background(), resp.Transaction, "") })
 		h := http.Header{}
 		if err := x402.SetPaymentResponse(h, ch.version, resp); err != nil {
 			return nil, nil, err

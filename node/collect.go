@@ -312,8 +312,9 @@ func (freeCharge) Abort(context.Context, bool) (http.Header, error)          { r
 
 // payMetrics are the payment side's Prometheus metrics.
 type payMetrics struct {
-	payments *prometheus.CounterVec
-	latency  prometheus.Histogram
+	payments  *prometheus.CounterVec
+	latency   prometheus.Histogram
+	compacted prometheus.Counter
 }
 
 func newPayMetrics(reg *prometheus.Registry) (*payMetrics, error) {
@@ -327,8 +328,12 @@ func newPayMetrics(reg *prometheus.Registry) (*payMetrics, error) {
 			Name: "agentnode_payment_settlement_seconds", Help: "Time to settle a payment on chain (send and receipt), per paid request.",
 			Buckets: prometheus.ExponentialBuckets(0.002, 2, 14),
 		}),
+		compacted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "agentnode_ledger_compacted_total",
+			Help: "Ledger entries whose payment material compaction dropped (they ended more than a day before).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.payments, m.latency} {
+	for _, c := range []prometheus.Collector{m.payments, m.latency, m.compacted} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register payment metrics: %w", err)
 		}

@@ -16,8 +16,10 @@ import (
 )
 
 // TestLedgerCompactedAtStart: a node drops the payment material of ledger
-// entries that ended more than a day ago, and keeps their keys (the nonce
-// stays used) and that of younger and unfinished entries.
+// entries that ended more than a day ago, soon after it starts (in the
+// background, counted by agentnode_ledger_compacted_total), and keeps
+// their keys (the nonce stays used) and that of younger and unfinished
+// entries.
 func TestLedgerCompactedAtStart(t *testing.T) {
 	ctx := context.Background()
 	env := x402test.NewEnv(t, chain.Config{})
@@ -63,6 +65,12 @@ func TestLedgerCompactedAtStart(t *testing.T) {
 	}
 
 	n := nodetest.StartConfig(t, paidConfig(env, dir, testPrice))
+	// Compaction runs in the background, off the start-up path.
+	for deadline := time.Now().Add(10 * time.Second); metric(get(t, n.BridgeURL()+"/metrics"), "agentnode_ledger_compacted_total") < 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no entry compacted 10 s after start")
+		}
+	}
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,7 @@ type payments struct {
 	chain     *chainLink // nil when the node takes no payments
 	ledger    *ledger.Ledger
 	collector *collector    // nil when the node takes no payments
+	metrics   *payMetrics   // nil when the node takes no payments
 	payer     *client.Payer // nil when the node pays nothing
 	handler   http.Handler  // the /facilitator/ API, nil unless served
 
@@ -96,19 +97,17 @@ func (n *Node) startPayments(ctx context.Context) error {
 				return fmt.Errorf("config payee_policy: %w", err)
 			}
 		}
-		m, err := newPayMetrics(n.registry)
-		if err != nil {
+		if p.metrics, err = newPayMetrics(n.registry); err != nil {
 			return err
 		}
 		p.collector = newCollector(collectorConfig{
-			chain: p.chain, ledger: p.ledger, payee: payee, metrics: m, log: log,
+			chain: p.chain, ledger: p.ledger, payee: payee, metrics: p.metrics, log: log,
 			price: n.cfg.Price, timeout: cfg.PaymentTimeout.Duration, fault: cfg.paymentFault, observe: cfg.settleObserver,
 			verifyTimeout: cfg.verifyTimeout,
 		})
 		if err := p.recover(ctx, log); err != nil {
 			return err
 		}
-		p.compact(ctx, log)
 		if cfg.Facilitator {
 			p.handler = facilitator.NewHandler(p.chain.local, log.With("part", "facilitator"))
 		}
@@ -148,18 +147,21 @@ func (p *payments) recover(ctx context.Context, log *slog.Logger) error {
 // larger until the next try.
 func (p *payments) compact(ctx context.Context, log *slog.Logger) {
 	n, err := p.ledger.Compact(ctx, time.Now().Add(-compactAge))
-	switch {
-	case err != nil && ctx.Err() == nil:
+	if err != nil && ctx.Err() == nil {
 		log.Warn("compact payment ledger", "err", err)
-	case n > 0:
+	}
+	if n > 0 {
+		p.metrics.compacted.Add(float64(n))
 		log.Info("compacted payment ledger", "entries", n)
 	}
 }
 
 // retry re-runs recovery every recoverInterval until close, for entries a
-// transient error left pending at start, and compacts the ledger every
-// compactInterval.
+// transient error left pending at start, and compacts the ledger at once
+// and then every compactInterval. Compaction stays off the start-up path:
+// after a long stop its backlog is a day of payments.
 func (p *payments) retry(log *slog.Logger) {
+	p.compact(p.ctx, log)
 	recoverTick := time.NewTicker(recoverInterval)
 	defer recoverTick.Stop()
 	compactTick := time.NewTicker(compactInterval)
