@@ -27,10 +27,16 @@ const compactBatch = 1000
 // index is complete (built once for ledgers from before it existed).
 var compactIndexedKey = []byte("compact-indexed")
 
+// compactable reports whether e has ended and still carries its payment
+// material.
+func compactable(e *Entry) bool {
+	return e.State.Terminal() && (e.Requirements != nil || e.Payload != nil)
+}
+
 // indexIfCompactable adds e, stored under key, to the compaction index
-// when it has ended and still carries its payment material.
+// when it is compactable.
 func (b buckets) indexIfCompactable(key []byte, e *Entry) error {
-	if !e.State.Terminal() || (e.Requirements == nil && e.Payload == nil) {
+	if !compactable(e) {
 		return nil
 	}
 	return b.compact.Put(compactKey(e.Updated, key), nil)
@@ -140,7 +146,7 @@ func (b buckets) strip(key []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if !e.State.Terminal() || (e.Requirements == nil && e.Payload == nil) {
+	if !compactable(&e) {
 		return false, nil
 	}
 	e.Requirements, e.Payload = nil, nil
